@@ -6,3 +6,21 @@ data and models, training loops, plots, widgets and the learners' self-checks.
 """
 
 __version__ = "0.1.0"
+
+
+def check_version(minimum: str) -> str:
+    """Fail with a clear message when the installed ``course_lib`` is older than a notebook needs.
+
+    Every notebook calls this first, so that a learner with a stale environment is told to
+    update it instead of meeting a confusing error half-way through the lesson.
+    """
+    def as_tuple(version: str) -> tuple[int, ...]:
+        return tuple(int(part) for part in version.split(".")[:3])
+
+    if as_tuple(__version__) < as_tuple(minimum):
+        raise RuntimeError(
+            f"This notebook needs course_lib {minimum} or newer, but {__version__} is installed. "
+            "Update the environment: run `make lab` again from the course folder "
+            "(or `pip install -e .` in your own environment)."
+        )
+    return f"course_lib {__version__}: OK"
