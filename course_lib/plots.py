@@ -1,0 +1,563 @@
+"""The lessons' pictures: optimizer paths on 2-D surfaces, loss curves, learning-rate sweeps,
+the optimizers' internal state, and an animation of the paths.
+
+Every function draws into ``ax`` when given one, so that a notebook can put several panels in
+one figure, and otherwise on a new figure; it returns what it drew on and never calls
+``plt.show``. Titles default to what the reader should look at; pass ``title=`` to change it.
+
+Colours come from Okabe & Ito's colour-universal-design palette (2008), which stays
+distinguishable with the common colour-vision deficiencies. The ``i``-th run of a call is drawn
+in ``PALETTE[i]`` (see :func:`run_style`), so passing a lesson's optimizers in the same order keeps
+each one's colour from plot to plot. Black is reserved for the markers (start, minima, saddle
+points), and yellow comes last because it is faint on a light background.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import io
+import math
+import numbers
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.animation import FuncAnimation
+from matplotlib.colors import BoundaryNorm, ListedColormap
+from matplotlib.lines import Line2D
+from matplotlib.transforms import ScaledTranslation
+
+from .functions import SURFACES, Surface, get_surface
+from .training import History, Trajectory, effective_step_sizes
+
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442")
+"""Okabe-Ito colours without black: blue, vermillion, bluish green, reddish purple, orange,
+sky blue, yellow."""
+
+_LINESTYLES = ("-", "--", ":", "-.")
+# Light greys: the contours give the landscape's shape without competing with the coloured paths.
+_BACKGROUND = ListedColormap(plt.get_cmap("Greys")(np.linspace(0.0, 0.45, 256)))
+_MARKER_STYLE = {"linestyle": "none", "color": "black", "zorder": 5}
+_LOG_DECADES = 2.0
+
+
+def run_style(index: int) -> dict:
+    """Colour and line style of the ``index``-th run: palette colours first, then dashed ones."""
+    if isinstance(index, bool) or not isinstance(index, int) or index < 0:
+        raise ValueError(f"index must be a whole number >= 0, got {index!r}")
+    cycle, slot = divmod(index, len(PALETTE))
+    return {"color": PALETTE[slot], "linestyle": _LINESTYLES[cycle % len(_LINESTYLES)]}
+
+
+# --- surfaces and paths ---------------------------------------------------------------------
+
+
+def plot_contours(surface, trajectories=(), *, ax=None, title=None, log_levels=None, resolution=200):
+    """Contour map of ``surface`` with the path of every trajectory on it.
+
+    ``surface`` is a :class:`~course_lib.functions.Surface` or its name; ``trajectories`` is one
+    :class:`~course_lib.training.Trajectory` or a sequence of them (e.g. one per optimizer, all
+    from :func:`~course_lib.training.minimize`). Each path shows every iterate as a dot, so the
+    spacing of the dots is the step length; its legend entry gives the optimizer's label and the
+    final loss, or the step at which it diverged. The start is a white circle, minima are black
+    stars and saddle points black crosses.
+
+    Contour levels are log-spaced when the heights span many decades (Rosenbrock, Beale), where
+    evenly spaced levels would all crowd the walls and leave the valley floor blank; force either
+    with ``log_levels=True/False``. Returns the Axes.
+    """
+    surface = _as_surface(surface)
+    trajectories = _as_trajectories(trajectories)
+    legend_rows = math.ceil((len(trajectories) + 3) / 2)
+    ax = _axes(ax, figsize=_map_figsize(surface, legend_rows))
+    _, markers = _draw_surface(ax, surface, log_levels=log_levels, resolution=resolution)
+    paths, start = _draw_paths(ax, trajectories)
+    _legend_below(ax, [*paths, start, *markers] if trajectories else markers)
+    question = "where does each path go, and how directly?" if trajectories else "contour lines of f(x, y)"
+    _set_title(ax, title, f"{surface.title}: {question}")
+    return ax
+
+
+def plot_surface_3d(surface, trajectories=(), *, ax=None, title=None, log_z=None, resolution=60):
+    """The landscape of ``surface`` in 3-D, with the trajectories' paths lying on it.
+
+    ``ax`` must be a 3-D Axes (``fig.add_subplot(projection="3d")``) if given. When the heights
+    span many decades the vertical axis shows ``log10(1 + f - min f)`` instead of ``f`` (force
+    with ``log_z``), which keeps a narrow valley such as Rosenbrock's visible. Returns the Axes.
+    """
+    surface = _as_surface(surface)
+    trajectories = _as_trajectories(trajectories)
+    if ax is None:
+        ax = plt.figure(figsize=(7.5, 5.5), layout="constrained").add_subplot(projection="3d")
+    elif getattr(ax, "name", None) != "3d":
+        raise ValueError("ax must be a 3-D Axes: create it with fig.add_subplot(projection='3d')")
+    xs, ys, heights = _grid(surface, resolution)
+    log = _needs_log_levels(heights) if log_z is None else bool(log_z)
+    lowest = float(heights.min())
+
+    def vertical(values):
+        return np.log10(1.0 + (values - lowest)) if log else values
+
+    # Paths and markers are drawn over the surface even where it hides them: seeing the whole path matters more here.
+    ax.computed_zorder = False
+    ax.plot_surface(xs, ys, vertical(heights), color="0.8", shade=True, linewidth=0, antialiased=False, alpha=0.85,
+                    zorder=1)
+    lift = 0.01 * np.ptp(vertical(heights))
+    (x_low, x_high), (y_low, y_high) = surface.window
+    handles = []
+    for index, trajectory in enumerate(trajectories):
+        points = trajectory.points.astype(float)
+        outside = ~((points[:, 0] >= x_low) & (points[:, 0] <= x_high)
+                    & (points[:, 1] >= y_low) & (points[:, 1] <= y_high))
+        points[outside] = np.nan
+        with np.errstate(invalid="ignore", over="ignore"):
+            heights_on_path = vertical(surface.value(points)) + lift
+        handles += ax.plot(points[:, 0], points[:, 1], heights_on_path, marker="o", markersize=2, linewidth=1.5,
+                           zorder=3, label=_path_label(trajectory), **run_style(index))
+    for name, marker, where in (("minimum", "*", surface.minima), ("saddle point", "X", surface.saddles)):
+        if where:
+            spots = np.array(where, dtype=float)
+            handles += ax.plot(spots[:, 0], spots[:, 1], vertical(surface.value(spots)) + lift, marker=marker,
+                               markersize=11, markeredgecolor="white", label=name, **_MARKER_STYLE)
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+    ax.set_zlabel("log10(1 + f - min f)" if log else "f(x, y)")
+    _legend_below(ax, handles)
+    _set_title(ax, title, f"{surface.title}: the landscape the optimizers walk down")
+    return ax
+
+
+def _draw_surface(ax, surface: Surface, *, log_levels=None, resolution=200) -> tuple[list, list[Line2D]]:
+    """Contours, minima and saddle points of ``surface`` in its window; returns ``(contours, markers)``."""
+    xs, ys, heights = _grid(surface, resolution)
+    log = _needs_log_levels(heights) if log_levels is None else bool(log_levels)
+    levels = _levels(heights, log)
+    norm = BoundaryNorm(levels, _BACKGROUND.N)
+    contours = [
+        ax.contourf(xs, ys, heights, levels=levels, cmap=_BACKGROUND, norm=norm, zorder=0),
+        ax.contour(xs, ys, heights, levels=levels, colors="0.55", linewidths=0.5, zorder=1),
+    ]
+    if log:
+        contours.append(ax.text(0.99, 0.01, "contours log-spaced", transform=ax.transAxes, ha="right",
+                               va="bottom", fontsize="x-small", color="0.3"))
+    markers = []
+    for name, marker, size, where in (("minimum", "*", 13, surface.minima), ("saddle point", "X", 10, surface.saddles)):
+        if where:
+            spots = np.array(where, dtype=float)
+            markers += ax.plot(spots[:, 0], spots[:, 1], marker=marker, markersize=size, markeredgecolor="white",
+                               label=name, **_MARKER_STYLE)
+    (x_low, x_high), (y_low, y_high) = surface.window
+    ax.set_xlim(x_low, x_high)
+    ax.set_ylim(y_low, y_high)
+    # Equal scales keep the geometry true: a ravine looks narrow, and gradients cross contours at right angles.
+    ax.set_aspect("equal")
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+    return contours, markers
+
+
+def _draw_paths(ax, trajectories: Sequence[Trajectory]) -> tuple[list[Line2D], Line2D]:
+    """One line per trajectory and one marker per distinct start; returns ``(paths, starts)``."""
+    paths = [
+        ax.plot(t.points[:, 0], t.points[:, 1], marker="o", markersize=2.5, linewidth=1.4, zorder=3,
+                label=_path_label(t), **run_style(i))[0]
+        for i, t in enumerate(trajectories)
+    ]
+    starts = np.unique(np.array([t.points[0] for t in trajectories], dtype=float).reshape(-1, 2), axis=0)
+    (marker,) = ax.plot(starts[:, 0], starts[:, 1], marker="o", markersize=8, markerfacecolor="white",
+                        markeredgewidth=1.5, label="start", **_MARKER_STYLE)
+    return paths, marker
+
+
+def _path_label(trajectory: Trajectory) -> str:
+    if trajectory.diverged_at is not None:
+        return f"{trajectory.label}: diverged at step {trajectory.diverged_at}"
+    return f"{trajectory.label}: final f = {trajectory.losses[-1]:.3g}"
+
+
+def _grid(surface: Surface, resolution: int):
+    if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 10:
+        raise ValueError(f"resolution must be a whole number >= 10 (grid points per axis), got {resolution!r}")
+    (x_low, x_high), (y_low, y_high) = surface.window
+    xs, ys = np.meshgrid(np.linspace(x_low, x_high, resolution), np.linspace(y_low, y_high, resolution))
+    return xs, ys, surface.value(np.stack([xs, ys], axis=-1))
+
+
+def _needs_log_levels(heights: np.ndarray) -> bool:
+    """True when the middle 90 % of the heights above the lowest spans more than two decades."""
+    above = heights - heights.min()
+    low, high = np.percentile(above, [5, 95])
+    return high > 10**_LOG_DECADES * low
+
+
+def _levels(heights: np.ndarray, log: bool, count: int = 24) -> np.ndarray:
+    lowest, highest = float(heights.min()), float(heights.max())
+    if not log:
+        return np.linspace(lowest, highest, count)
+    # Start the geometric spacing at the valley floor's typical height rather than at zero.
+    floor = max(float(np.percentile(heights - lowest, 0.5)), 1e-9 * (highest - lowest))
+    return np.concatenate([[lowest], lowest + np.geomspace(floor, highest - lowest, count - 1)])
+
+
+# --- losses ---------------------------------------------------------------------------------
+
+
+def plot_loss_per_update(runs, *, ax=None, title=None, log_y=None):
+    """The loss update by update, for one or several runs (Trajectories or Histories).
+
+    A :class:`~course_lib.training.Trajectory` starts at update 0 (the loss at the start point);
+    a :class:`~course_lib.training.History` gives the mini-batch loss of each update, so its
+    curve is as noisy as the batches are small. The loss axis is logarithmic when none of the
+    losses is negative and the positive ones span more than two decades (``log_y`` forces it
+    either way), so that a straight line means a constant rate of improvement. A run that
+    diverged leaves through the top of the plot, and a cross on the top edge marks the update at
+    which it blew up, so the healthy runs keep a readable scale. Returns the Axes.
+    """
+    runs = _as_runs(runs)
+    ax = _axes(ax)
+    curves = []
+    for index, run in enumerate(runs):
+        if isinstance(run, Trajectory):
+            updates, losses = np.arange(len(run.losses)), np.asarray(run.losses, dtype=float)
+        else:
+            losses = np.asarray(run.update_losses, dtype=float)
+            updates = np.arange(1, len(losses) + 1)
+        blew_up = _divergence_point(run, updates[-1] + 1 if len(updates) else 1)
+        _plot_run(ax, updates, losses, run.label, blew_up, "update", run_style(index)["color"], linewidth=1.2)
+        curves.append((losses, blew_up))
+    _finish_axes(ax, curves, log_y, xlabel="update")
+    _set_title(ax, title, "Loss per update: lower, sooner and steadier is better")
+    return ax
+
+
+def plot_loss_per_epoch(histories, *, ax=None, title=None, log_y=None):
+    """Training (solid) and validation (dashed) loss after each epoch for one or several fits.
+
+    Epoch 0 is the loss before any update. Log axis and diverged runs as in
+    :func:`plot_loss_per_update`. Returns the Axes.
+    """
+    histories = _as_runs(histories, kind=History)
+    ax = _axes(ax)
+    curves = []
+    for index, history in enumerate(histories):
+        color = run_style(index)["color"]
+        train = np.asarray(history.train_losses, dtype=float)
+        validation = np.asarray(history.val_losses, dtype=float)
+        epochs = np.arange(len(train))
+        blew_up = _divergence_point(history, len(train))
+        _plot_run(ax, epochs, train, history.label, blew_up, "epoch", color, marker="o", markersize=3)
+        ax.plot(np.arange(len(validation)), validation, linestyle="--", marker="o", markersize=3,
+                markerfacecolor="white", color=color)
+        curves += [(train, blew_up), (validation, blew_up)]
+    ax.plot([], [], color="0.4", label="training (solid)")
+    ax.plot([], [], color="0.4", linestyle="--", label="validation (dashed)")
+    _finish_axes(ax, curves, log_y, xlabel="epoch")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    _set_title(ax, title, "Loss per epoch: does the validation loss follow the training loss down?")
+    return ax
+
+
+def plot_lr_sweep(sweeps, *, ax=None, title=None, log_y=None):
+    """Final loss against the learning rate, one curve per optimizer, log learning-rate axis.
+
+    ``sweeps`` maps a series name to ``{lr: run}``, where each run is the Trajectory or History
+    obtained with that learning rate, e.g. ``{"SGD": {1e-3: run_a, 1e-2: run_b}, "Adam": {...}}``.
+    The final loss of a History is its last full training-set loss. Runs that diverged have no
+    final loss; instead of being dropped they are drawn as crosses on the top edge, at their
+    learning rate. Log loss axis as in :func:`plot_loss_per_update`. Returns the Axes.
+    """
+    if not isinstance(sweeps, Mapping) or not sweeps:
+        raise TypeError(
+            "sweeps must be a non-empty dict {series name: {lr: run}}, "
+            f"e.g. {{'SGD': {{0.01: trajectory}}}}; got {type(sweeps).__name__}"
+        )
+    ax = _axes(ax)
+    curves = []
+    for index, (name, runs_by_lr) in enumerate(sweeps.items()):
+        if not isinstance(runs_by_lr, Mapping) or not runs_by_lr:
+            raise TypeError(f"sweeps[{name!r}] must be a non-empty dict {{lr: run}}, got {type(runs_by_lr).__name__}")
+        for lr in runs_by_lr:
+            if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not 0 < lr < math.inf:
+                raise ValueError(
+                    f"sweeps[{name!r}] has learning rate {lr!r}; learning rates must be finite numbers > 0"
+                )
+        lrs = sorted(runs_by_lr)
+        runs = _as_runs([runs_by_lr[lr] for lr in lrs])
+        lrs = np.array(lrs, dtype=float)
+        finals = np.array([math.nan if _diverged(run) else float(_losses(run)[-1]) for run in runs])
+        healthy = np.isfinite(finals)
+        color = run_style(index)["color"]
+        ax.plot(lrs[healthy], finals[healthy], marker="o", color=color, label=str(name))
+        if not healthy.all():
+            _mark_on_top(ax, lrs[~healthy], color)
+        curves.append((finals[healthy], None))
+    if any(_diverged(run) for runs_by_lr in sweeps.values() for run in runs_by_lr.values()):
+        ax.plot([], [], marker="X", markersize=10, markeredgecolor="black", markerfacecolor="white",
+                linestyle="none", label="diverged (on the top edge)")
+    ax.set_xscale("log")
+    _finish_axes(ax, curves, log_y, xlabel="learning rate", ylabel="final loss")
+    _set_title(ax, title, "Final loss vs learning rate: too small is slow, too large diverges")
+    return ax
+
+
+def _losses(run) -> np.ndarray:
+    return run.losses if isinstance(run, Trajectory) else run.train_losses
+
+
+def _diverged(run) -> bool:
+    return (run.diverged_at if isinstance(run, Trajectory) else run.diverged) is not None
+
+
+def _divergence_point(run, next_x):
+    """Where a diverged run blew up on the x-axis (None for a healthy run)."""
+    if not _diverged(run):
+        return None
+    return run.diverged_at if isinstance(run, Trajectory) else next_x
+
+
+def _plot_run(ax, xs, losses, label, blew_up, unit: str, color, **style) -> None:
+    if blew_up is not None:
+        label = f"{label}: diverged at {unit} {blew_up}"
+        _mark_on_top(ax, [blew_up], color)
+    ax.plot(xs, losses, color=color, label=label, **style)
+
+
+def _mark_on_top(ax, xs, color) -> None:
+    ax.plot(xs, np.full(len(xs), 0.97), transform=ax.get_xaxis_transform(), marker="X", markersize=10,
+            markeredgecolor="black", color=color, linestyle="none", clip_on=False, zorder=5)
+
+
+def _finish_axes(ax, curves, log_y, *, xlabel: str, ylabel: str = "loss") -> None:
+    """Labels, grid, legend, and a value axis scaled to the healthy runs.
+
+    ``curves`` holds ``(values, blew_up)`` pairs; a diverged run (``blew_up`` not None) only
+    contributes its first value, so that its explosion does not flatten everything else.
+    """
+    kept = [np.ravel(values) if blew_up is None else np.ravel(values)[:1] for values, blew_up in curves]
+    values = np.concatenate(kept) if kept else np.array([])
+    values = values[np.isfinite(values)]
+    if log_y is None:
+        positive = values[values > 0]
+        log_y = (positive.size > 0 and values.min() >= 0
+                 and positive.max() > 10**_LOG_DECADES * positive.min())
+    if log_y:
+        # Zeros (a buffer's starting value) are left out rather than drawn as a plunge to the bottom.
+        ax.set_yscale("log", nonpositive="mask")
+    if values.size and any(blew_up is not None for _, blew_up in curves):
+        low, high = values.min(), values.max()
+        if log_y:
+            ax.set_ylim(low / 2, high * 2)
+        else:
+            margin = 0.1 * (high - low) or 1.0
+            ax.set_ylim(low - margin, high + margin)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(f"{ylabel} (log scale)" if log_y else ylabel)
+    ax.grid(True, which="major", color="0.9")
+    ax.legend(fontsize="small")
+
+
+# --- internal state -------------------------------------------------------------------------
+
+
+def plot_state(trajectories, key: str, *, norm: bool = False, ax=None, title=None, log_y=None):
+    """An optimizer's state buffer ``key`` (e.g. ``"momentum_buffer"``, ``"exp_avg_sq"``) over the steps.
+
+    Per coordinate (x solid, y dashed) by default, or its Euclidean norm with ``norm=True``,
+    for each trajectory in its own colour. The step axis counts updates done, so step ``t`` shows
+    the state after the ``t``-th update (step 0 is the initial state). Log axis as in
+    :func:`plot_loss_per_update`, which accumulated squares usually get. Returns the Axes.
+    """
+    trajectories = _as_trajectories(trajectories)
+    if not trajectories:
+        raise ValueError("plot_state needs at least one trajectory")
+    ax = _axes(ax)
+    curves = []
+    for index, trajectory in enumerate(trajectories):
+        steps, values = _state_series(trajectory, key)
+        if norm:
+            values = np.linalg.norm(values, axis=1, keepdims=True)
+        _plot_coordinates(ax, steps, values, trajectory.label, run_style(index)["color"])
+        curves.append((values, None))
+    what = f"‖{key}‖" if norm else key
+    _finish_axes(ax, curves, log_y, xlabel="step (updates done)", ylabel=what)
+    _set_title(ax, title, f"{what} over the steps: what the optimizer remembers")
+    return ax
+
+
+def plot_effective_step(trajectories, *, ax=None, title=None, log_y=None):
+    """The effective step size per coordinate, ``|Δθ_i| / |g_i|``, at every step (x solid, y dashed).
+
+    It is how far a coordinate moved per unit of its gradient
+    (:func:`~course_lib.training.effective_step_sizes`): a flat line at ``lr`` for plain gradient
+    descent, growing where momentum builds up, shrinking as AdaGrad's squares accumulate, and
+    different for the two coordinates under any per-coordinate method. Log axis as in
+    :func:`plot_loss_per_update`. Returns the Axes.
+    """
+    trajectories = _as_trajectories(trajectories)
+    if not trajectories:
+        raise ValueError("plot_effective_step needs at least one trajectory")
+    ax = _axes(ax)
+    curves = []
+    for index, trajectory in enumerate(trajectories):
+        sizes = effective_step_sizes(trajectory)
+        _plot_coordinates(ax, np.arange(1, len(sizes) + 1), sizes, trajectory.label, run_style(index)["color"])
+        curves.append((sizes, None))
+    _finish_axes(ax, curves, log_y, xlabel="step", ylabel="effective step |Δθ| / |g|")
+    _set_title(ax, title, "Effective step |Δθ| / |g|: how far each coordinate moves per unit of gradient")
+    return ax
+
+
+def _state_series(trajectory: Trajectory, key: str) -> tuple[np.ndarray, np.ndarray]:
+    if not isinstance(key, str):
+        raise TypeError(f"key must be the name of a state entry (a str), got {type(key).__name__}")
+    if not trajectory.states:
+        raise ValueError(f"trajectory {trajectory.label!r} has no recorded states (no steps were taken)")
+    if key not in trajectory.states[0]:
+        available = ", ".join(repr(k) for k in trajectory.states[0] if k != "step") or "none"
+        raise ValueError(f"trajectory {trajectory.label!r} has no state entry {key!r}; its entries: {available}")
+    steps = np.array([state["step"] for state in trajectory.states])
+    values = np.array([np.ravel(np.asarray(state[key], dtype=float)) for state in trajectory.states])
+    return steps, values
+
+
+def _plot_coordinates(ax, steps, values: np.ndarray, label: str, color) -> None:
+    """One line per column of ``values``: x solid, y dashed; a single column is labelled as the run."""
+    if values.shape[1] == 1:
+        ax.plot(steps, values[:, 0], color=color, label=label)
+        return
+    names = ("x", "y") if values.shape[1] == 2 else [f"[{i}]" for i in range(values.shape[1])]
+    for column, name in enumerate(names):
+        ax.plot(steps, values[:, column], color=color, linestyle=_LINESTYLES[column % len(_LINESTYLES)],
+                label=f"{label}: {name}")
+
+
+# --- animation ------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class TrajectoryAnimation:
+    """What :func:`animate_trajectories` returns: an HTML/JavaScript player and a still image.
+
+    A notebook shows the player; viewers that do not run JavaScript (PDF export, some static
+    renderers) fall back to ``png``, the last frame, since both are offered to the frontend.
+    """
+
+    html: str
+    png: bytes
+    frames: int
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        return {"text/html": self.html, "image/png": base64.b64encode(self.png).decode("ascii")}
+
+
+def animate_trajectories(surface, trajectories, *, ax=None, title=None, log_levels=None, frames: int = 30,
+                         interval_ms: int = 100, dpi: int = 72) -> TrajectoryAnimation:
+    """Animate the paths of ``trajectories`` on the contour map of ``surface``, all in step.
+
+    Each frame draws the paths up to the same step, so the faster optimizer visibly pulls
+    ahead. At most ``frames`` frames are rendered (the steps are subsampled evenly), which keeps
+    a notebook's run time to a second or two. Without ``ax`` the figure is closed after rendering,
+    so only the player appears in the notebook. Returns a :class:`TrajectoryAnimation`, which a
+    notebook displays as an interactive player with the last frame as its static fallback.
+    """
+    surface = _as_surface(surface)
+    trajectories = _as_trajectories(trajectories)
+    if not trajectories:
+        raise ValueError("animate_trajectories needs at least one trajectory")
+    for name, value, low in (("frames", frames, 2), ("interval_ms", interval_ms, 1), ("dpi", dpi, 10)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError(f"{name} must be a whole number >= {low}, got {value!r}")
+    own_figure = ax is None
+    ax = _axes(ax, figsize=_map_figsize(surface, legend_rows=math.ceil((len(trajectories) + 3) / 2)))
+    _, markers = _draw_surface(ax, surface, log_levels=log_levels)
+    paths, start = _draw_paths(ax, trajectories)
+    _legend_below(ax, [*paths, start, *markers])
+    _set_title(ax, title, f"{surface.title}: the paths step by step")
+    longest = max(len(t.points) for t in trajectories)
+    shown = np.unique(np.linspace(1, longest, min(frames, longest)).round().astype(int))
+
+    counter = ax.text(0.02, 0.97, "", transform=ax.transAxes, va="top", fontsize="small",
+                      bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8})
+
+    def draw_frame(count):
+        for path, trajectory in zip(paths, trajectories):
+            path.set_data(trajectory.points[:count, 0], trajectory.points[:count, 1])
+        counter.set_text(f"step {count - 1}")
+
+    figure = ax.figure
+    original_dpi = figure.dpi
+    figure.set_dpi(dpi)
+    # The layout does not change between frames; computing it once, not per frame, saves a third of the time.
+    figure.canvas.draw()
+    layout = figure.get_layout_engine()
+    figure.set_layout_engine("none")
+    animation = FuncAnimation(figure, draw_frame, frames=shown, interval=interval_ms, blit=False, repeat=False)
+    try:
+        html = animation.to_jshtml(default_mode="once")
+        still = io.BytesIO()
+        figure.savefig(still, format="png", dpi=dpi)
+    finally:
+        figure.set_layout_engine(layout)
+        figure.set_dpi(original_dpi)
+        if own_figure:
+            plt.close(figure)
+    return TrajectoryAnimation(html=html, png=still.getvalue(), frames=len(shown))
+
+
+# --- argument handling ----------------------------------------------------------------------
+
+
+def _as_surface(surface) -> Surface:
+    if isinstance(surface, str):
+        return get_surface(surface)
+    if isinstance(surface, Surface):
+        return surface
+    raise TypeError(
+        f"surface must be a Surface or the name of one ({', '.join(SURFACES)}), got {type(surface).__name__}"
+    )
+
+
+def _as_trajectories(trajectories) -> list[Trajectory]:
+    return _as_runs(trajectories, kind=Trajectory)
+
+
+def _as_runs(runs, kind=(Trajectory, History)) -> list:
+    """One run or a sequence of them as a list, with a clear error for anything else."""
+    if isinstance(runs, kind):
+        return [runs]
+    names = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
+    if not isinstance(runs, Sequence) or isinstance(runs, str):
+        raise TypeError(f"expected a {names} or a list of them, got {type(runs).__name__}")
+    for position, run in enumerate(runs):
+        if not isinstance(run, kind):
+            raise TypeError(f"item {position} is a {type(run).__name__}, expected a {names}")
+    return list(runs)
+
+
+def _axes(ax, figsize=(7.0, 4.5)):
+    if ax is None:
+        return plt.figure(figsize=figsize, layout="constrained").add_subplot()
+    if not isinstance(ax, plt.Axes):
+        raise TypeError(f"ax must be a matplotlib Axes (e.g. from plt.subplots()), got {type(ax).__name__}")
+    return ax
+
+
+def _legend_below(ax, handles, columns: int = 2):
+    """Legend under the x-axis label, where it cannot hide a path, at a fixed distance in inches."""
+    below_label = ScaledTranslation(0, -0.5, ax.figure.dpi_scale_trans)
+    return ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0),
+                     bbox_transform=ax.transAxes + below_label, ncols=columns, fontsize="small", frameon=False)
+
+
+def _map_figsize(surface: Surface, legend_rows: int, width: float = 7.0, max_map_height: float = 5.0):
+    """A figure in which the surface's window fits at equal scale on both axes, above a legend."""
+    (x_low, x_high), (y_low, y_high) = surface.window
+    map_height = min(max_map_height, (width - 0.8) * (y_high - y_low) / (x_high - x_low))
+    # Title, tick labels and x label take about an inch; each legend row a fifth of one.
+    return width, map_height + 1.1 + 0.2 * legend_rows
+
+
+def _set_title(ax, title, default: str) -> None:
+    """Left-aligned, so that a long title may run over the legend instead of off the figure."""
+    ax.set_title(default if title is None else title, loc="left")

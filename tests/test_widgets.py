@@ -1,0 +1,173 @@
+"""The explorer: controls derived from the optimizers' fields, every control change reruns the
+trajectories and redraws the picture (checked on the Line2D data and the rendered PNG), the
+picture carries a caption of its state, and bad arguments get clear errors. No browser needed."""
+
+import base64
+import dataclasses
+import html
+import io
+import re
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import ipywidgets as widgets  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from course_lib.functions import get_surface  # noqa: E402
+from course_lib.optimizers import SGD, Adam, AdamW  # noqa: E402
+from course_lib.training import minimize  # noqa: E402
+from course_lib.widgets import Explorer, explore  # noqa: E402
+
+
+def shown_picture(explorer):
+    """The PNG bytes and the alt text of the <img> the notebook receives."""
+    match = re.fullmatch(r'<img src="data:image/png;base64,([^"]+)" alt="([^"]*)">', explorer.picture.value)
+    assert match, explorer.picture.value[:80]
+    return base64.b64decode(match.group(1)), html.unescape(match.group(2))
+
+
+def path_points(explorer, index):
+    return np.column_stack(explorer._paths[index].get_data())
+
+
+def test_controls_follow_the_optimizer_fields():
+    explorer = explore([SGD(lr=0.01), Adam(lr=0.1)], surface="bowl")
+    sgd, adam = explorer.controls
+    assert set(sgd) == {"lr", "momentum", "dampening", "weight_decay", "nesterov"}
+    assert isinstance(sgd["lr"], widgets.FloatLogSlider) and sgd["lr"].value == pytest.approx(0.01)
+    assert isinstance(sgd["momentum"], widgets.FloatSlider) and not isinstance(sgd["momentum"], widgets.FloatLogSlider)
+    assert isinstance(sgd["nesterov"], widgets.Checkbox) and sgd["nesterov"].value is False
+    beta1, beta2 = adam["betas"]
+    assert (beta1.description, beta1.value, beta2.description, beta2.value) == ("beta1", 0.9, "beta2", 0.999)
+    assert isinstance(adam["eps"], widgets.FloatLogSlider)
+
+
+def test_fixed_fields_get_no_control_and_fields_limits_the_controls():
+    explorer = explore([AdamW(lr=0.01), SGD(lr=0.1, momentum=0.5)], fields=("lr", "momentum"))
+    assert "decoupled_weight_decay" not in explore(AdamW(lr=0.01)).controls[0]
+    assert set(explorer.controls[0]) == {"lr"}
+    assert set(explorer.controls[1]) == {"lr", "momentum"}
+
+
+def test_moving_a_slider_reruns_and_redraws_that_optimizer():
+    explorer = explore([SGD(lr=0.01), SGD(lr=0.01, momentum=0.9)], surface="ravine")
+    before_png = explorer.png
+    other_before = path_points(explorer, 1)
+    explorer.controls[0]["lr"].value = 0.1
+    assert explorer.optimizers[0] == SGD(lr=0.1)
+    expected = minimize(get_surface("ravine"), SGD(lr=0.1), get_surface("ravine").start, steps=100)
+    np.testing.assert_array_equal(explorer.trajectories[0].points, expected.points)
+    np.testing.assert_array_equal(path_points(explorer, 0), expected.points)
+    np.testing.assert_array_equal(path_points(explorer, 1), other_before)
+    assert explorer.png != before_png
+    assert explorer._legend.get_texts()[0].get_text().startswith("SGD(lr=0.1):")
+
+
+def test_log_slider_values_reach_the_optimizer_rounded_to_four_digits():
+    explorer = explore(SGD(lr=0.01))
+    explorer.controls[0]["lr"].value = 10**-1.5
+    assert explorer.optimizers[0].lr == 0.03162
+
+
+def test_betas_sliders_set_the_pair():
+    explorer = explore(Adam(lr=0.1), surface="bowl", steps=20)
+    explorer.controls[0]["betas"][1].value = 0.9
+    assert explorer.optimizers[0].betas == (0.9, 0.9)
+
+
+def test_the_picture_carries_a_caption_of_the_state_it_shows():
+    explorer = explore([SGD(lr=0.01), Adam(lr=0.1)], surface="bowl", steps=30)
+    explorer.controls[1]["lr"].value = 0.5
+    png, alt = shown_picture(explorer)
+    assert png == explorer.png and png.startswith(b"\x89PNG")
+    assert alt == explorer.caption
+    assert "surface=bowl" in alt and "steps=30" in alt
+    assert repr(SGD(lr=0.01)) in alt and repr(Adam(lr=0.5)) in alt
+
+
+def test_an_invalid_combination_is_explained_and_the_last_valid_picture_kept():
+    explorer = explore(SGD(lr=0.05), surface="bowl", steps=20)
+    shown = explorer.picture.value
+    explorer.controls[0]["nesterov"].value = True
+    assert "nesterov=True needs momentum &gt; 0" in explorer.problem.value
+    assert explorer.picture.value == shown and explorer.optimizers[0] == SGD(lr=0.05)
+    explorer.controls[0]["momentum"].value = 0.5
+    assert explorer.optimizers[0] == SGD(lr=0.05, momentum=0.5, nesterov=True)
+    assert explorer.problem.value == ""
+
+
+def test_the_surface_picker_moves_the_start_sliders_to_the_new_window():
+    explorer = explore(SGD(lr=1e-3), surface="ravine", steps=20)
+    explorer.surface_picker.value = "rosenbrock"
+    rosenbrock = get_surface("rosenbrock")
+    assert explorer.surface is rosenbrock and explorer.start == rosenbrock.start
+    x_slider, y_slider = explorer.start_sliders
+    assert (x_slider.min, x_slider.max, x_slider.value) == (-2.0, 2.0, rosenbrock.start[0])
+    assert (y_slider.min, y_slider.max, y_slider.value) == (-1.0, 3.0, rosenbrock.start[1])
+    np.testing.assert_array_equal(path_points(explorer, 0)[0], rosenbrock.start)
+    assert explorer.ax.get_xlim() == rosenbrock.window[0]
+    (minimum,) = [line for line in explorer.ax.get_lines() if line.get_label() == "minimum"]
+    np.testing.assert_array_equal(np.column_stack(minimum.get_data()), rosenbrock.minima)
+    assert "surface=rosenbrock" in shown_picture(explorer)[1]
+
+
+def test_start_and_steps_controls_rerun_the_paths():
+    explorer = explore(SGD(lr=0.1), surface="bowl", steps=20)
+    explorer.start_sliders[0].value = 1.0
+    explorer.steps_slider.value = 7
+    assert explorer.start == (1.0, get_surface("bowl").start[1])
+    assert len(explorer.trajectories[0].points) == 8
+    np.testing.assert_array_equal(path_points(explorer, 0)[0], explorer.start)
+    assert "steps=7" in explorer.caption
+
+
+def test_the_fast_redraw_looks_like_a_full_render():
+    explorer = explore([SGD(lr=0.3), Adam(lr=0.2)], surface="rosenbrock", steps=50)
+    explorer.controls[0]["lr"].value = 1e-3
+    fast = np.asarray(Image.open(io.BytesIO(explorer.png)).convert("RGB"), dtype=float)
+    buffer = io.BytesIO()
+    explorer.figure.savefig(buffer, format="png")
+    full = np.asarray(Image.open(buffer).convert("RGB"), dtype=float)
+    assert fast.shape == full.shape
+    # Only antialiased edges may differ, where the fast path draws paths over the axes frame.
+    assert np.mean(np.abs(fast - full) > 8) < 0.002
+
+
+def test_methods_work_without_the_widgets():
+    explorer = Explorer([SGD(lr=0.1)], "bowl", steps=10)
+    explorer.set_optimizer(0, dataclasses.replace(explorer.optimizers[0], momentum=0.9))
+    explorer.set_surface("saddle")
+    explorer.set_start((0.5, 0.5))
+    explorer.set_steps(5)
+    assert explorer.caption.startswith("surface=saddle; start=(0.5, 0.5); steps=5; SGD(lr=0.1, momentum=0.9")
+    np.testing.assert_array_equal(path_points(explorer, 0), explorer.trajectories[0].points)
+
+
+def test_the_explorer_displays_as_its_widget():
+    explorer = explore(SGD(lr=0.1), steps=5)
+    assert "application/vnd.jupyter.widget-view+json" in explorer._repr_mimebundle_()
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda: explore([]), TypeError, "non-empty list"),
+        (lambda: explore(SGD), TypeError, "the class itself"),
+        (lambda: explore([SGD(lr=0.1), "Adam"]), TypeError, r"optimizers\[1\] is a str"),
+        (lambda: explore([SGD(lr=0.1)] * 8), ValueError, "at most 7 optimizers"),
+        (lambda: explore(SGD(lr=0.1), surface="banana"), ValueError, "unknown surface 'banana'"),
+        (lambda: explore(SGD(lr=0.1), surface="bowl", start=(5, 0)), ValueError, "outside the window of 'bowl'"),
+        (lambda: explore(SGD(lr=0.1), start="origin"), ValueError, r"start must be a point \(x, y\)"),
+        (lambda: explore(SGD(lr=0.1), steps=0), ValueError, "steps must be a whole number >= 1"),
+        (lambda: explore(SGD(lr=0.1), fields=("lr", "beta1")), ValueError, r"hyperparameter\(s\) \['beta1'\]"),
+        (lambda: explore(SGD(lr=0.1), fields="lr"), TypeError, "list of hyperparameter names"),
+        (lambda: explore(SGD(lr=0.1), steps=5).set_optimizer(1, SGD()), ValueError, "index must be 0 to 0"),
+    ],
+)
+def test_bad_arguments_get_clear_errors(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
