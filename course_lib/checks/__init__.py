@@ -1,0 +1,42 @@
+"""Self-checks for learners: compare their update functions with the reference, and explain in words.
+
+A notebook exercise asks for one optimizer step on one NumPy array, in this form::
+
+    def adam_update(param, grad, state, lr=1e-3, betas=(0.9, 0.999), eps=1e-8,
+                    weight_decay=0.0, amsgrad=False, decoupled_weight_decay=False):
+        ...
+        return new_param, new_state
+
+``state`` is what the reference optimizer's ``init(param)`` returns (keys named as in torch);
+the function returns a NEW parameter and a NEW state dict with the same keys, adds 1 to
+``state["step"]``, and leaves its inputs untouched. The look-ahead exercise,
+``sutskever_nesterov_update(param, grad_fn, state, lr, momentum)``, gets a gradient function
+instead of a gradient. A visible test cell then calls::
+
+    check_update(adam_update, Adam(lr=0.1, weight_decay=0.01))
+
+which prints one line on success and otherwise raises :class:`CheckFailed` with a short
+explanation: where the results first differ, by how much, and the name of the classic mistake
+they match, with a hint (:data:`MISTAKES`). ``learner_optimizer(adam_update, like=Adam(lr=0.1))``
+lets the learner's function train a real model. :func:`mistake_update` gives the wrong answers
+that notebook and grader tests use as simulated learners (:func:`mistakes_for` lists those an
+exercise's function can make), :func:`reference_update` the right one.
+"""
+
+from ._calls import UPDATE_FUNCTIONS, CheckFailed, reference_step, update_function
+from ._check import check_update
+from ._compare import FLOOR, TOLERANCE, rel_error
+from ._training import learner_optimizer
+from .mistakes import MISTAKES, Mistake, mistake_update, mistakes_for
+
+
+def reference_update(name: str):
+    """The correct update function in the learner's signature, e.g. ``reference_update("adam_update")``.
+
+    ``name`` is an exercise's function name or a class of :mod:`course_lib.optimizers`.
+    """
+    return update_function(name, reference_step)
+
+
+__all__ = ["CheckFailed", "check_update", "learner_optimizer", "MISTAKES", "Mistake", "mistake_update",
+           "mistakes_for", "reference_update", "rel_error", "TOLERANCE", "FLOOR", "UPDATE_FUNCTIONS"]
