@@ -27,7 +27,9 @@ from ._calls import UPDATE_FUNCTIONS, CheckFailed, reference_step, update_functi
 from ._check import check_update
 from ._compare import FLOOR, TOLERANCE, rel_error
 from ._training import learner_optimizer
-from .mistakes import MISTAKES, Mistake, mistake_update, mistakes_for
+from . import descent, sampling  # noqa: F401  (they register the lessons' other exercises)
+from .mistakes import (EXERCISE_MISTAKES, MISTAKES, ExerciseMistake, Mistake, mistake_update, mistakes_for,
+                       register_exercise_mistakes)
 
 
 def reference_update(name: str):
@@ -39,4 +41,5 @@ def reference_update(name: str):
 
 
 __all__ = ["CheckFailed", "check_update", "learner_optimizer", "MISTAKES", "Mistake", "mistake_update",
+           "EXERCISE_MISTAKES", "ExerciseMistake", "register_exercise_mistakes",
            "mistakes_for", "reference_update", "rel_error", "TOLERANCE", "FLOOR", "UPDATE_FUNCTIONS"]

@@ -517,12 +517,45 @@ MISTAKES: dict[str, Mistake] = {m.id: m for m in (
 """Every catalogued mistake, by id, in the order of the lessons."""
 
 
+@dataclasses.dataclass(frozen=True)
+class ExerciseMistake:
+    """A classic mistake in an exercise that is not an optimizer update (a gradient check, a
+    training loop, a batch iterator): its id, name and hint, and the exercise's function written
+    with the mistake (``wrong``), in the exercise's own signature."""
+
+    id: str
+    name: str
+    hint: str
+    wrong: Callable
+
+
+EXERCISE_MISTAKES: dict[str, tuple[ExerciseMistake, ...]] = {}
+"""The mistakes of the lessons' other exercises, by the exercise's function name. The modules
+that check those exercises fill it in with :func:`register_exercise_mistakes`."""
+
+
+def register_exercise_mistakes(function_name: str, mistakes) -> None:
+    """Record the classic mistakes of the exercise ``function_name``; ids must be unique."""
+    mistakes = tuple(mistakes)
+    known = set(MISTAKES) | {m.id for ms in EXERCISE_MISTAKES.values() for m in ms}
+    clashes = [m.id for m in mistakes if m.id in known]
+    if clashes or len({m.id for m in mistakes}) != len(mistakes):
+        raise ValueError(f"mistake ids must be unique; already used or repeated: {clashes}")
+    EXERCISE_MISTAKES[function_name] = mistakes
+
+
 def mistake_update(name: str, mistake_id: str) -> Callable:
     """A wrong update function in the learner's signature: ``name`` written with the mistake ``mistake_id``.
 
     ``name`` is an exercise's function name (``"adam_update"``, ``"nesterov_update"``, ...) or a
     class of :mod:`course_lib.optimizers` (``"Adam"``: every hyperparameter in the signature).
+    For the other exercises (``"numerical_gradient"``, ...) it is their registered wrong version.
     """
+    if name in EXERCISE_MISTAKES:
+        found = {m.id: m.wrong for m in EXERCISE_MISTAKES[name]}
+        if mistake_id not in found:
+            raise ValueError(f"{name} has no catalogued mistake {mistake_id!r}; it has {', '.join(found)}")
+        return found[mistake_id]
     if mistake_id not in MISTAKES:
         raise ValueError(f"unknown mistake {mistake_id!r}; the catalogue has {', '.join(MISTAKES)}")
     mistake = MISTAKES[mistake_id]
@@ -537,7 +570,7 @@ def mistake_update(name: str, mistake_id: str) -> Callable:
     return update
 
 
-def mistakes_for(name: str) -> list[Mistake]:
+def mistakes_for(name: str) -> list:
     """The mistakes a learner's ``name`` (e.g. ``"nesterov_update"``) can make and be told about.
 
     A mistake counts if it concerns the function's reference class and shows under some setting
@@ -545,6 +578,8 @@ def mistakes_for(name: str) -> list[Mistake]:
     momentum mistakes; ``momentum_update`` takes ``dampening``, so its tests must try one for
     ``sgd-buffer-starts-at-zero`` to cost points.
     """
+    if name in EXERCISE_MISTAKES:
+        return list(EXERCISE_MISTAKES[name])
     settings = list(_settings(update_form(name)[1]))
     return [m for m in MISTAKES.values() if any(m.applies(optimizer) for optimizer in settings)]
 
