@@ -69,6 +69,15 @@ def _run(nb, path: Path, *, keep_kernel=False):
     return client
 
 
+def _execute_extra(client, nb, cell) -> None:
+    """Run a cell that is not part of the notebook in its kernel (nbclient indexes into nb.cells)."""
+    nb.cells.append(cell)
+    try:
+        client.execute_cell(cell, len(nb.cells) - 1)
+    finally:
+        nb.cells.pop()
+
+
 @pytest.fixture(scope="module", params=NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def executed(request):
     """A notebook's source, executed once, with its kernel kept alive for the mistake checks."""
@@ -152,17 +161,16 @@ def test_every_classic_mistake_loses_points(executed):
                 f"from course_lib.checks import mistake_update\n"
                 f"{fn_name} = mistake_update({fn_name!r}, {mistake.id!r})"
             )
-            client.execute_cell(probe, len(nb.cells))
+            _execute_extra(client, nb, probe)
             assert not _errors(probe), _errors(probe)
             lost = 0
             for cell in tests:
-                if fn_name in cell.source:
+                if re.search(rf"\b{fn_name}\b", cell.source):
                     rerun = nbformat.v4.new_code_cell(cell.source)
-                    client.execute_cell(rerun, len(nb.cells))
+                    _execute_extra(client, nb, rerun)
                     lost += _grading(cell)["points"] if _errors(rerun) else 0
             assert lost > 0, f"{path.name}: the mistake {mistake.id!r} in {fn_name} loses no points"
             checked += 1
-        restore = nbformat.v4.new_code_cell(nb.cells[answers[fn_name]].source)
-        client.execute_cell(restore, len(nb.cells))
+        _execute_extra(client, nb, nbformat.v4.new_code_cell(nb.cells[answers[fn_name]].source))
     if not checked:
         pytest.skip(f"{path.name}: no catalogued mistakes apply to {sorted(answers)}")

@@ -127,11 +127,12 @@ class Optimizer:
 
     @property
     def label(self) -> str:
-        """A short name for legends: the class and the hyperparameters that differ from the defaults."""
+        """A short name for legends: the class, its learning rate and the hyperparameters that differ
+        from the defaults."""
         changed = [
             f"{f.name}={getattr(self, f.name)!r}"
             for f in dataclasses.fields(self)
-            if getattr(self, f.name) != f.default
+            if f.name == "lr" or getattr(self, f.name) != f.default
         ]
         return f"{type(self).__name__}({', '.join(changed)})"
 
