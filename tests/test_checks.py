@@ -76,10 +76,15 @@ def sutskever_nesterov_update(param, grad_fn, state, lr=1e-3, momentum=0.9):
     return param + velocity, {"step": state["step"] + 1, "velocity": velocity}
 
 
+def amsgrad_update(param, grad, state, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                   decoupled_weight_decay=False):
+    return adam_update(param, grad, state, lr, betas, eps, weight_decay, True, decoupled_weight_decay)
+
+
 @pytest.mark.parametrize("fn, reference", [
     (adam_update, Adam(lr=0.1, weight_decay=0.01)),
     (adam_update, AdamW(lr=0.1)),
-    (adam_update, Adam(lr=0.1, amsgrad=True, weight_decay=0.1, decoupled_weight_decay=True)),
+    (amsgrad_update, Adam(lr=0.1, amsgrad=True, weight_decay=0.1, decoupled_weight_decay=True)),
     (momentum_update, SGD(lr=0.1, momentum=0.9, dampening=0.3, weight_decay=0.01)),
     (sutskever_nesterov_update, SutskeverNesterov(lr=0.1, momentum=0.8)),
 ])
@@ -208,8 +213,8 @@ def test_mistake_update_names_what_it_cannot_do():
 
 def test_a_learner_who_makes_two_mistakes_is_told_where_without_a_wrong_name():
     def adam_two_slips(param, grad, state, **hyperparameters):
-        new_param, new_state = mistake_update("adam_update", "adam-no-bias-correction")(param, grad, state,
-                                                                                         **hyperparameters)
+        new_param, new_state = mistake_update("Adam", "adam-no-bias-correction")(param, grad, state,
+                                                                                 **hyperparameters)
         return new_param, {**new_state, "step": state["step"]}
     error = failure(adam_two_slips, Adam(lr=0.1))
     assert error.mistakes == ()

@@ -73,7 +73,7 @@ UPDATE_FUNCTIONS: dict[str, UpdateForm] = {
     "adagrad_update": UpdateForm(Adagrad),
     "adadelta_update": UpdateForm(Adadelta),
     "rmsprop_update": UpdateForm(RMSprop),
-    "adam_update": UpdateForm(Adam),
+    "adam_update": UpdateForm(Adam, {"amsgrad": False}),
     "amsgrad_update": UpdateForm(Adam, {"amsgrad": True}),
     "reddi_amsgrad_update": UpdateForm(ReddiAMSGrad),
     "adamax_update": UpdateForm(Adamax),
