@@ -129,8 +129,14 @@ class Optimizer:
     def label(self) -> str:
         """A short name for legends: the class, its learning rate and the hyperparameters that differ
         from the defaults."""
+        def plain(value):
+            # NumPy scalars would print as np.float64(...); legends want the bare number.
+            if isinstance(value, (tuple, list)):
+                return type(value)(plain(v) for v in value)
+            return value.item() if isinstance(value, np.generic) else value
+
         changed = [
-            f"{f.name}={getattr(self, f.name)!r}"
+            f"{f.name}={plain(getattr(self, f.name))!r}"
             for f in dataclasses.fields(self)
             if f.name == "lr" or getattr(self, f.name) != f.default
         ]
