@@ -1,0 +1,79 @@
+"""The autograder on a real course notebook: release proof and a small simulated class.
+
+The expected scores come from the notebook's own metadata (its autograded points), so the test
+follows the notebook as its authors change it.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+import nbformat
+import pytest
+
+from autograder import commands
+from autograder.course import DEFAULT_NOTEBOOK_DIR, Course
+from autograder.demo import simulated_class
+from autograder.grading import Limits, grade
+
+pytestmark = pytest.mark.grading
+
+PREFERRED = "06_adagrad"
+NOTEBOOKS = sorted(DEFAULT_NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
+STUDENTS = ("correct", "wrong", "blank", "crashing", "hanging", "patches_numpy", "reference", "swallows_errors")
+
+
+def _hidden_lines(source) -> set[str]:
+    """Distinctive lines of the hidden tests (long enough not to occur by chance)."""
+    lines = set()
+    for cell in source.cells:
+        if "### BEGIN HIDDEN TESTS" in cell.source:
+            hidden = cell.source.split("### BEGIN HIDDEN TESTS")[1].split("### END HIDDEN TESTS")[0]
+            lines.update(line.strip() for line in hidden.splitlines() if len(line.strip()) > 20)
+    return lines
+
+
+def _chosen():
+    return next((n for n in NOTEBOOKS if n.stem == PREFERRED), NOTEBOOKS[0] if NOTEBOOKS else None)
+
+
+@pytest.mark.skipif(not NOTEBOOKS, reason="no course notebooks yet")
+def test_real_notebook_release_and_class(tmp_path):
+    notebook = _chosen()
+    course = Course(root=tmp_path / "course", notebook_dir=DEFAULT_NOTEBOOK_DIR, cell_timeout=20)
+    limits = Limits(notebook_seconds=120)
+    (proof,) = commands.release(course, [notebook.stem], None, limits)
+    assert proof.problem == "", proof.describe()
+    maximum = proof.solution.max_score
+    assert maximum > 0
+
+    inbox = tmp_path / "inbox"
+    everyone = simulated_class(course.source(notebook.stem), course.release(notebook.stem), course)
+    for student in STUDENTS:
+        (inbox / student).mkdir(parents=True)
+        nbformat.write(everyone[student], inbox / student / notebook.name)
+    assert commands.collect(course, inbox).unplaced == []
+    grade(course, limits=limits, progress=False)
+
+    rows = {row["student"]: row for row in commands.grade_table(course)[1]}
+    score = lambda student: rows[student][notebook.stem]
+    status = lambda student: rows[student][f"{notebook.stem} status"]
+    assert (score("correct"), status("correct")) == (f"{maximum:g}", "ok")
+    assert (score("blank"), status("blank")) == ("0", "ok")
+    assert status("wrong") == "ok" and float(score("wrong")) < maximum
+    assert (score("crashing"), status("crashing")) == ("", "failed: kernel died")
+    assert score("hanging") == "" and status("hanging").startswith("failed: timeout in ")
+    assert status("patches_numpy").startswith("flagged: student code replaced library functions: numpy.allclose")
+    assert status("reference").startswith("flagged: uses the reference implementation")
+    assert status("swallows_errors").startswith("flagged: student code changed IPython/interpreter hooks")
+
+    pages = commands.feedback(course)
+    assert len(pages) == len(STUDENTS)
+    hidden_lines = _hidden_lines(nbformat.read(course.source(notebook.stem), as_version=4))
+    assert hidden_lines
+    for student in ("correct", "wrong", "blank"):
+        page = course.feedback_dir(student) / notebook.stem / f"{notebook.stem}.html"
+        text = html.unescape(re.sub(r"<[^>]+>", "", page.read_text()))
+        leaked = [line for line in hidden_lines if line in text]
+        assert leaked == [], (student, leaked[:3])
