@@ -224,8 +224,12 @@ class Explorer:
         self._syncing = False
         self.picture = widgets.HTML()
         self.problem = widgets.HTML()
-        self.surface_picker = widgets.Dropdown(options=list(SURFACES), value=self.surface.name, description="surface",
-                                               layout=_CONTROL_LAYOUT, style=_CONTROL_STYLE)
+        # A lesson's own surface (say, the loss of a model over two of its weights) joins the menu.
+        choices = dict(SURFACES)
+        choices.setdefault(self.surface.name, self.surface)
+        self.surface_picker = widgets.Dropdown(options=list(choices), value=self.surface.name,
+                                               description="surface", layout=_CONTROL_LAYOUT, style=_CONTROL_STYLE)
+        self._surface_choices = choices
         self.start_sliders = tuple(
             widgets.FloatSlider(description=name, readout_format=".2f", layout=_CONTROL_LAYOUT, style=_CONTROL_STYLE)
             for name in ("start x", "start y")
@@ -274,7 +278,7 @@ class Explorer:
         self.set_optimizer(index, optimizer)
 
     def _on_surface(self) -> None:
-        self.set_surface(self.surface_picker.value)
+        self.set_surface(self._surface_choices[self.surface_picker.value])
         # The start sliders take the new window and start point without each triggering a redraw.
         self._syncing = True
         try:

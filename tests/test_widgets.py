@@ -171,3 +171,14 @@ def test_the_explorer_displays_as_its_widget():
 def test_bad_arguments_get_clear_errors(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+def test_a_lesson_surface_joins_the_picker_and_can_be_chosen_again():
+    bowl = get_surface("bowl")
+    own = dataclasses.replace(bowl, name="two weights", title="Loss over two weights", start=(1.0, 0.5))
+    explorer = explore(SGD(lr=0.1), surface=own, steps=10)
+    assert explorer.surface_picker.value == "two weights" and "two weights" in explorer.surface_picker.options
+    explorer.surface_picker.value = "ravine"
+    assert explorer.surface is get_surface("ravine")
+    explorer.surface_picker.value = "two weights"
+    assert explorer.surface is own and explorer.start == own.start
