@@ -427,8 +427,6 @@ def test_bad_params_or_grads_are_refused_with_their_path(case, kind):
         case.optimizer.step(params, grads, state)
 
 
-@pytest.mark.xfail(strict=True, reason="course_lib bug: _tree.flatten_like quotes dict keys twice, "
-                                       "the message reads [\"'W'\", \"'b'\"]")
 def test_mismatched_dict_keys_are_listed_as_written():
     with pytest.raises(ValueError) as error:
         SGD().step({"W": np.zeros(2), "b": np.zeros(2)}, {"W": np.zeros(2), "c": np.zeros(2)}, {"step": 0})
@@ -495,8 +493,6 @@ def test_any_shape_and_valid_hyperparameters_give_finite_pure_steps(optimizer_cl
         params, state = new_params, new_state
 
 
-@pytest.mark.xfail(strict=True, reason="course_lib bug: a NumPy-scalar hyperparameter (an lr taken from "
-                                       "np.geomspace, say) turns float32 params into float64")
 def test_numpy_scalar_hyperparameters_keep_the_params_dtype():
     params, lr = np.ones(3, dtype=np.float32), np.float64(0.01)
     for optimizer in (SGD(lr=lr), Adam(lr=lr)):
@@ -504,8 +500,6 @@ def test_numpy_scalar_hyperparameters_keep_the_params_dtype():
         assert new_params.dtype == np.float32
 
 
-@pytest.mark.xfail(strict=True, reason="course_lib bug: a 0-d array comes back as a NumPy scalar, which "
-                                       "_tree._as_float_leaf then converts with dtype=float (float64)")
 @classes()
 def test_zero_dimensional_float32_params_stay_float32(optimizer_class):
     optimizer = optimizer_class()
@@ -517,8 +511,6 @@ def test_zero_dimensional_float32_params_stay_float32(optimizer_class):
 
 
 @pytest.mark.filterwarnings("ignore:invalid value encountered in sqrt:RuntimeWarning")
-@pytest.mark.xfail(strict=True, reason="course_lib bug: v - gbar^2 rounds below zero when alpha is tiny and "
-                                       "the gradient constant; sqrt gives NaN (torch's fused multiply-add gives 0)")
 def test_centered_rmsprop_never_takes_the_root_of_a_negative_variance():
     optimizer = RMSprop(lr=0.01, alpha=1e-8, centered=True)
     params = np.ones(4)

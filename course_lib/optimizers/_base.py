@@ -55,9 +55,24 @@ def add_l2(grad: np.ndarray, param: np.ndarray, weight_decay: float) -> np.ndarr
 
 def lerp(start: np.ndarray, end: np.ndarray, weight: float) -> np.ndarray:
     """``start + weight * (end - start)``, evaluated as ``torch.lerp`` does to match its rounding."""
+    out = end - start  # the one new array; the rest happens in it
     if weight < 0.5:
-        return start + weight * (end - start)
-    return end - (1.0 - weight) * (end - start)
+        out *= weight
+        out += start
+    else:
+        out *= weight - 1.0
+        out += end
+    return out
+
+
+def descend(param: np.ndarray, direction: np.ndarray, step_size: float) -> np.ndarray:
+    """``param - step_size * direction`` as a new array, with one allocation instead of two.
+
+    Negating the step size is exact, so the rounding is that of the plain expression.
+    """
+    out = direction * -step_size
+    out += param
+    return out
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,6 +80,14 @@ class Optimizer:
     """Base class: tree handling, input checks and the step counter for every optimizer."""
 
     def __post_init__(self) -> None:
+        # A learning rate taken from np.geomspace is a NumPy scalar, which would turn float32
+        # parameters into float64 ones; plain Python numbers keep each array's own dtype.
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, np.generic):
+                object.__setattr__(self, field.name, value.item())
+            elif isinstance(value, (tuple, list)):
+                object.__setattr__(self, field.name, tuple(v.item() if isinstance(v, np.generic) else v for v in value))
         self._validate()
 
     # --- what a subclass provides -------------------------------------------------------
@@ -118,9 +141,10 @@ class Optimizer:
         for i, (param, grad) in enumerate(zip(leaves, grad_leaves)):
             slots = {name: slot_leaves[name][i] for name in self.slot_names}
             new_param, updated = self._update(param, grad, slots, step, scalars)
-            new_leaves.append(new_param)
+            # NumPy turns 0-d results into scalars; keep every leaf an array of the input's dtype.
+            new_leaves.append(np.asarray(new_param))
             for name in self.slot_names:
-                new_slots[name].append(updated[name])
+                new_slots[name].append(np.asarray(updated[name]))
         new_state = {"step": step, **{n: unflatten(treedef, new_slots[n]) for n in self.slot_names}}
         new_state.update(scalars)
         return unflatten(treedef, new_leaves), new_state
@@ -129,14 +153,8 @@ class Optimizer:
     def label(self) -> str:
         """A short name for legends: the class, its learning rate and the hyperparameters that differ
         from the defaults."""
-        def plain(value):
-            # NumPy scalars would print as np.float64(...); legends want the bare number.
-            if isinstance(value, (tuple, list)):
-                return type(value)(plain(v) for v in value)
-            return value.item() if isinstance(value, np.generic) else value
-
         changed = [
-            f"{f.name}={plain(getattr(self, f.name))!r}"
+            f"{f.name}={getattr(self, f.name)!r}"
             for f in dataclasses.fields(self)
             if f.name == "lr" or getattr(self, f.name) != f.default
         ]

@@ -16,8 +16,8 @@ _LEAF = "leaf"
 
 
 def _as_float_leaf(value, where: str) -> np.ndarray:
-    if isinstance(value, np.ndarray):
-        array = value
+    if isinstance(value, (np.ndarray, np.generic)):
+        array = np.asarray(value)  # a NumPy scalar keeps its dtype, as a 0-d array
     elif isinstance(value, numbers.Real) and not isinstance(value, bool):
         array = np.asarray(value, dtype=float)
     else:
@@ -61,10 +61,8 @@ def flatten_like(tree, treedef, where: str, reference: str = "params") -> list[n
         kind = spec[0]
         if kind == "dict":
             if not isinstance(node, dict) or set(node) != set(spec[1]):
-                got = sorted(map(repr, node)) if isinstance(node, dict) else type(node).__name__
-                raise ValueError(
-                    f"{path} must be a dict with keys {sorted(map(repr, spec[1]))} like {ref_path}, got {got}"
-                )
+                got = sorted(node, key=str) if isinstance(node, dict) else type(node).__name__
+                raise ValueError(f"{path} must be a dict with keys {sorted(spec[1], key=str)} like {ref_path}, got {got}")
             for key, sub in zip(spec[1], spec[2]):
                 walk(node[key], sub, f"{path}[{key!r}]", f"{ref_path}[{key!r}]")
         elif kind in ("list", "tuple"):

@@ -6,7 +6,7 @@ import dataclasses
 
 import numpy as np
 
-from ._base import Optimizer, add_l2, check_number
+from ._base import Optimizer, add_l2, check_number, descend
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,4 +54,4 @@ class Adadelta(Optimizer):
         delta *= grad
         acc_delta = self.rho * slots["acc_delta"]
         acc_delta += (1.0 - self.rho) * (delta * delta)
-        return param - self.lr * delta, {"square_avg": square_avg, "acc_delta": acc_delta}
+        return descend(param, delta, self.lr), {"square_avg": square_avg, "acc_delta": acc_delta}

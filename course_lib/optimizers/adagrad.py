@@ -6,7 +6,7 @@ import dataclasses
 
 import numpy as np
 
-from ._base import Optimizer, add_l2, check_number
+from ._base import Optimizer, add_l2, check_number, descend
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,4 +55,4 @@ class Adagrad(Optimizer):
         total = slots["sum"] + grad * grad
         denom = np.sqrt(total)
         denom += self.eps
-        return param - decayed_lr * (grad / denom), {"sum": total}
+        return descend(param, grad / denom, decayed_lr), {"sum": total}

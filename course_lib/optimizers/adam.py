@@ -6,7 +6,7 @@ import dataclasses
 
 import numpy as np
 
-from ._base import Optimizer, add_l2, check_betas, check_number, lerp
+from ._base import Optimizer, add_l2, check_betas, check_number, descend, lerp
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,7 +70,7 @@ class Adam(Optimizer):
         denom = np.sqrt(second_moment)
         denom /= (1.0 - beta2**step) ** 0.5
         denom += self.eps
-        return param - step_size * (new["exp_avg"] / denom), new
+        return descend(param, new["exp_avg"] / denom, step_size), new
 
 
 @dataclasses.dataclass(frozen=True)

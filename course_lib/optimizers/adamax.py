@@ -6,7 +6,7 @@ import dataclasses
 
 import numpy as np
 
-from ._base import Optimizer, add_l2, check_betas, check_number, lerp
+from ._base import Optimizer, add_l2, check_betas, check_number, descend, lerp
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,7 +52,7 @@ class Adamax(Optimizer):
         floor += self.eps
         exp_inf = np.maximum(beta2 * slots["exp_inf"], floor)
         step_size = self.lr / (1.0 - beta1**step)
-        return param - step_size * (exp_avg / exp_inf), {"exp_avg": exp_avg, "exp_inf": exp_inf}
+        return descend(param, exp_avg / exp_inf, step_size), {"exp_avg": exp_avg, "exp_inf": exp_inf}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,4 +86,4 @@ class KingmaBaAdamax(Optimizer):
         exp_inf = np.maximum(beta2 * slots["exp_inf"], np.abs(grad))
         ratio = np.divide(exp_avg, exp_inf, out=np.zeros_like(exp_avg), where=exp_inf > 0)
         step_size = self.lr / (1.0 - beta1**step)
-        return param - step_size * ratio, {"exp_avg": exp_avg, "exp_inf": exp_inf}
+        return descend(param, ratio, step_size), {"exp_avg": exp_avg, "exp_inf": exp_inf}

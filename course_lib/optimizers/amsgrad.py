@@ -6,7 +6,7 @@ import dataclasses
 
 import numpy as np
 
-from ._base import Optimizer, check_betas, check_number, lerp
+from ._base import Optimizer, check_betas, check_number, descend, lerp
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,4 +49,4 @@ class ReddiAMSGrad(Optimizer):
         root = np.sqrt(max_exp_avg_sq)
         ratio = np.divide(exp_avg, root, out=np.zeros_like(exp_avg), where=root > 0)
         new = {"exp_avg": exp_avg, "exp_avg_sq": exp_avg_sq, "max_exp_avg_sq": max_exp_avg_sq}
-        return param - self.lr * ratio, new
+        return descend(param, ratio, self.lr), new

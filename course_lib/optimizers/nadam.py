@@ -6,7 +6,7 @@ import dataclasses
 
 import numpy as np
 
-from ._base import Optimizer, add_l2, check_betas, check_number, lerp
+from ._base import Optimizer, add_l2, check_betas, check_number, descend, lerp
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,6 +75,6 @@ class NAdam(Optimizer):
         denom += self.eps
         gradient_weight = self.lr * (1.0 - mu) / (1.0 - mu_product)
         momentum_weight = self.lr * mu_next / (1.0 - mu_product * mu_next)
-        new_param = param - gradient_weight * (grad / denom)
+        new_param = descend(param, grad / denom, gradient_weight)
         new_param -= momentum_weight * (exp_avg / denom)
         return new_param, {"exp_avg": exp_avg, "exp_avg_sq": exp_avg_sq}

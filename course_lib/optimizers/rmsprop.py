@@ -6,7 +6,7 @@ import dataclasses
 
 import numpy as np
 
-from ._base import Optimizer, add_l2, check_number, lerp
+from ._base import Optimizer, add_l2, check_number, descend, lerp
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,7 +62,9 @@ class RMSprop(Optimizer):
         new["square_avg"] += (1.0 - self.alpha) * (grad * grad)
         if self.centered:
             new["grad_avg"] = lerp(slots["grad_avg"], grad, 1.0 - self.alpha)
-            denom = np.sqrt(new["square_avg"] - new["grad_avg"] * new["grad_avg"])
+            # max(., 0): in floating point v - gbar^2 can round just below zero when the gradient
+            # barely varies; torch's fused multiply-add gives exactly 0 there.
+            denom = np.sqrt(np.maximum(new["square_avg"] - new["grad_avg"] * new["grad_avg"], 0.0))
         else:
             denom = np.sqrt(new["square_avg"])
         denom += self.eps
@@ -70,5 +72,5 @@ class RMSprop(Optimizer):
         if self.momentum > 0:
             new["momentum_buffer"] = self.momentum * slots["momentum_buffer"]
             new["momentum_buffer"] += scaled
-            return param - self.lr * new["momentum_buffer"], new
-        return param - self.lr * scaled, new
+            return descend(param, new["momentum_buffer"], self.lr), new
+        return descend(param, scaled, self.lr), new

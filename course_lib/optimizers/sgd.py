@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from ._base import Optimizer, add_l2, check_number
+from ._base import Optimizer, add_l2, check_number, descend
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,11 +59,11 @@ class SGD(Optimizer):
     def _update(self, param, grad, slots, step, scalars):
         grad = add_l2(grad, param, self.weight_decay)
         if not self.momentum:
-            return param - self.lr * grad, {}
+            return descend(param, grad, self.lr), {}
         if step == 1:
             buf = grad.copy()
         else:
             buf = self.momentum * slots["momentum_buffer"]
-            buf += (1.0 - self.dampening) * grad
+            buf += (1.0 - self.dampening) * grad if self.dampening else grad
         direction = grad + self.momentum * buf if self.nesterov else buf
-        return param - self.lr * direction, {"momentum_buffer": buf}
+        return descend(param, direction, self.lr), {"momentum_buffer": buf}
