@@ -63,16 +63,33 @@ def _mount(libc, source, target, fstype, flags, options, what: str) -> None:
     _check(libc.mount(encode(source), encode(target), encode(fstype), flags, encode(options)), what)
 
 
+def _private_tmp(libc, needed: list[str], tmp_size: str) -> None:
+    """Give the kernel an empty /tmp that still holds the ``needed`` paths living under /tmp.
+
+    A checkout (and its virtual environment) may itself sit under /tmp, as on CI machines: the
+    fresh tmpfs is prepared at a staging point with those paths bound into it, then moved onto
+    /tmp in one step.
+    """
+    stage = tempfile.mkdtemp(dir="/tmp")
+    _mount(libc, "tmpfs", stage, "tmpfs", _MS_NOSUID | _MS_NODEV, f"size={tmp_size},mode=1777", "private /tmp")
+    for path in needed:
+        if path.startswith("/tmp/"):
+            inside = os.path.join(stage, os.path.relpath(path, "/tmp"))
+            os.makedirs(inside, exist_ok=True)
+            _mount(libc, path, inside, None, _MS_BIND | _MS_REC, None, f"keep {path}")
+    _mount(libc, stage, "/tmp", None, _MS_MOVE, None, "move the private /tmp into place")
+
+
 def _isolate_filesystem(hidden: list[str], needed: list[str], tmp_size: str) -> None:
     """Private /tmp, ``hidden`` covered, and every ``needed`` path reachable by any uid."""
     libc = _libc()
     _check(libc.unshare(_CLONE_NEWNS), "unshare(CLONE_NEWNS)")
     # Without this our mounts would propagate back into the grader's namespace.
     _mount(libc, "none", "/", None, _MS_REC | _MS_PRIVATE, None, "make / private")
-    for path in ("/tmp", "/dev/shm"):
-        if os.path.isdir(path):
-            _mount(libc, "tmpfs", path, "tmpfs", _MS_NOSUID | _MS_NODEV, f"size={tmp_size},mode=1777",
-                   f"private {path}")
+    _private_tmp(libc, needed, tmp_size)
+    if os.path.isdir("/dev/shm"):
+        _mount(libc, "tmpfs", "/dev/shm", "tmpfs", _MS_NOSUID | _MS_NODEV, f"size={tmp_size},mode=1777",
+               "private /dev/shm")
     # An interpreter under a closed home directory: lift it out, cover the closed directory
     # with an open empty one, and put the interpreter back at its old path.
     stashed = []
@@ -128,7 +145,10 @@ def launch(connection_file: str, kernel_arguments: list[str]) -> None:
     Path(settings["pidfile"]).write_text(str(os.getpid()))
     uid, gid = settings.get("uid"), settings.get("gid")
     if settings.get("hide"):
-        needed = sorted({os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix)})
+        # The interpreter, the virtual environment and the checkout (course_lib is installed
+        # from it in editable mode); the checkout's secrets are covered again by ``hide``.
+        checkout = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
+        needed = sorted({os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix), checkout})
         _isolate_filesystem(settings["hide"], needed, settings["tmp_size"])
     scratch = tempfile.mkdtemp(prefix="kernel-", dir="/tmp" if settings.get("hide") else settings["scratch_root"])
     private_connection = os.path.join(scratch, ".connection.json")
