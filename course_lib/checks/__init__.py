@@ -27,7 +27,7 @@ from ._calls import UPDATE_FUNCTIONS, CheckFailed, reference_step, update_functi
 from ._check import check_update
 from ._compare import FLOOR, TOLERANCE, rel_error
 from ._training import learner_optimizer
-from . import descent, sampling  # noqa: F401  (they register the lessons' other exercises)
+from . import capstone, descent, sampling  # noqa: F401  (they register the lessons' other exercises)
 from .mistakes import (EXERCISE_MISTAKES, MISTAKES, ExerciseMistake, Mistake, mistake_update, mistakes_for,
                        register_exercise_mistakes)
 
