@@ -101,8 +101,9 @@ def simulated_class(source_path: Path, release_path: Path, course: Course) -> di
     correct = _with(blank, fill)
 
     def skew(nb):
-        for cell in _answer_cells(nb):
-            cell.source += "".join(SKEW.format(name=name) for name in _defined_functions(cell.source))
+        # Only the last exercise goes wrong, so that a notebook with several earns partial credit.
+        last = list(_answer_cells(nb))[-1]
+        last.source += "".join(SKEW.format(name=name) for name in _defined_functions(last.source))
 
     wrong = _with(correct, skew)
 

@@ -44,7 +44,8 @@ FORBIDDEN_ATTRIBUTES = frozenset({
     "__mro__", "__closure__", "__import__", "__loader__", "__spec__", "__getattribute__",
     "__setattr__", "f_globals", "f_locals", "f_back", "gi_frame",
 })
-REFERENCE_MODULE = "course_lib.optimizers"
+# The reference optimizers, and the checks that can hand out a correct (or any) update function.
+REFERENCE_MODULES = ("course_lib.optimizers", "course_lib.checks")
 
 _PROBE_SOURCE = '''\
 def _autograder_probe(tag, watched):
@@ -193,7 +194,7 @@ def _imported_names(tree) -> dict[str, str]:
 
 
 def _is_reference(dotted: str) -> bool:
-    return dotted == REFERENCE_MODULE or dotted.startswith(REFERENCE_MODULE + ".")
+    return any(dotted == module or dotted.startswith(module + ".") for module in REFERENCE_MODULES)
 
 
 def _student_cells(nb, source):
@@ -237,10 +238,35 @@ def _cell_findings(tree, imports: dict[str, str]) -> set[str]:
             if root in imports and isinstance(node.ctx, ast.Load):
                 full = imports[root] + _dotted(node)[len(root):]
                 if _is_reference(full):
-                    found.add(f"uses the reference implementation ({REFERENCE_MODULE})")
+                    found.add(f"uses the reference implementation ({full.rsplit('.', 1)[0]})")
             if root in imports and isinstance(node.ctx, (ast.Store, ast.Del)):
                 found.add(f"modifies {_dotted(node) or root} (an imported library)")
     return found
+
+
+def _bound_names(tree) -> set[str]:
+    """Every name a piece of code binds at any depth: definitions, assignments, imports."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+    return names
+
+
+def _answer_names(source) -> set[str]:
+    """The names the source's autograded answer cells define: the functions the exercises ask for."""
+    names = set()
+    for cell in source.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "code" and meta.get("solution") and not meta.get("grade"):
+            tree = _parse(cell.source)
+            if tree is not None:
+                names |= {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+    return names
 
 
 def scan_student_code(nb, source) -> list[str]:
@@ -256,9 +282,18 @@ def scan_student_code(nb, source) -> list[str]:
             if tree is not None:
                 imports.update(_imported_names(tree))
                 trees[id(cell)] = tree
+    answers = _answer_names(source)
     where: dict[str, list[str]] = {}
     for label, cell in _student_cells(nb, source):
         tree = trees.get(id(cell))
-        for finding in sorted(_cell_findings(tree, imports)) if tree is not None else ():
+        if tree is None:
+            continue
+        findings = _cell_findings(tree, imports)
+        if not cell.metadata.get("nbgrader", {}).get("solution"):
+            # Experimenting with the reference optimizers in a cell of one's own is part of the
+            # lessons; what would cheat is putting something else in place of an answer.
+            findings = {f for f in findings if not f.startswith("uses the reference implementation")}
+            findings |= {f"redefines {name} outside its answer cell" for name in _bound_names(tree) & answers}
+        for finding in sorted(findings):
             where.setdefault(finding, []).append(label)
     return [f"{finding} in {', '.join(labels)}" for finding, labels in where.items()]

@@ -20,7 +20,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import commands, sandbox
+from autograder import commands, integrity, sandbox
 from autograder.__main__ import main
 from autograder.course import Course
 from autograder.demo import simulated_class
@@ -217,3 +217,25 @@ def test_mycopies_writes_student_versions_and_keeps_existing_work(tmp_path, caps
     assert main(["--notebooks", str(FIXTURES), "mycopies", "--into", str(copies)]) == 0
     assert json.loads(copy.read_text()) == {"learner": "work"}
     assert "kept" in capsys.readouterr().out
+
+
+def test_the_scan_allows_experiments_with_the_reference_but_not_replacing_an_answer():
+    source = nbformat.read(FIXTURES / f"{ASSIGNMENT}.ipynb", as_version=4)
+
+    def with_extra_cell(code):
+        nb = nbformat.read(FIXTURES / f"{ASSIGNMENT}.ipynb", as_version=4)
+        nb.cells.append(nbformat.v4.new_code_cell(code))
+        return nb
+
+    experiment = with_extra_cell("from course_lib.optimizers import SGD\nfast = SGD(lr=0.1, momentum=0.9)")
+    assert integrity.scan_student_code(experiment, source) == []
+    replaced = with_extra_cell("from course_lib.checks import reference_update\n"
+                               "sgd_update = reference_update('sgd_update')")
+    assert integrity.scan_student_code(replaced, source) == [f"redefines sgd_update outside its answer cell in cell "
+                                                            f"{len(replaced.cells)}"]
+    handed_out = nbformat.read(FIXTURES / f"{ASSIGNMENT}.ipynb", as_version=4)
+    answer = next(cell for cell in handed_out.cells if cell.metadata.get("nbgrader", {}).get("solution")
+                  and cell.cell_type == "code")
+    answer.source = "from course_lib import checks\nsgd_update = checks.reference_update('sgd_update')"
+    (finding,) = integrity.scan_student_code(handed_out, source)
+    assert finding.startswith("uses the reference implementation (course_lib.checks")

@@ -1,7 +1,9 @@
 """The autograder on a real course notebook: release proof and a small simulated class.
 
-The expected scores come from the notebook's own metadata (its autograded points), so the test
-follows the notebook as its authors change it.
+The expected scores come from the notebook itself: its autograded points, and for the student
+with a wrong answer the points of the test cells that pass when the source notebook runs with
+that student's answers in a plain kernel (nbclient, no grader), so the test follows the
+notebook as its authors change it.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import re
 
 import nbformat
 import pytest
+
+from nbclient import NotebookClient
 
 from autograder import commands
 from autograder.course import DEFAULT_NOTEBOOK_DIR, Course
@@ -32,6 +36,25 @@ def _hidden_lines(source) -> set[str]:
             hidden = cell.source.split("### BEGIN HIDDEN TESTS")[1].split("### END HIDDEN TESTS")[0]
             lines.update(line.strip() for line in hidden.splitlines() if len(line.strip()) > 20)
     return lines
+
+
+def _points_in_a_plain_kernel(source, student) -> float:
+    """The autograded points ``student``'s answers earn when the source notebook runs with them."""
+    answers = {cell.metadata["nbgrader"]["grade_id"]: cell.source for cell in student.cells
+               if cell.metadata.get("nbgrader", {}).get("solution")}
+    nb = nbformat.from_dict(source)
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in answers:
+            cell.source = answers[grade_id]
+    NotebookClient(nb, timeout=60, kernel_name="python3", allow_errors=True).execute()
+    return sum(cell.metadata["nbgrader"]["points"] for cell in nb.cells
+               if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade")
+               and not any(output.output_type == "error" for output in cell.outputs))
+
+
+def _answers(nb):
+    return (cell for cell in nb.cells if cell.metadata.get("nbgrader", {}).get("solution") and cell.cell_type == "code")
 
 
 def _chosen():
@@ -61,7 +84,10 @@ def test_real_notebook_release_and_class(tmp_path):
     status = lambda student: rows[student][f"{notebook.stem} status"]
     assert (score("correct"), status("correct")) == (f"{maximum:g}", "ok")
     assert (score("blank"), status("blank")) == ("0", "ok")
-    assert status("wrong") == "ok" and float(score("wrong")) < maximum
+    expected_wrong = _points_in_a_plain_kernel(nbformat.read(course.source(notebook.stem), as_version=4),
+                                               everyone["wrong"])
+    assert 0 < expected_wrong < maximum or len(list(_answers(everyone["wrong"]))) == 1
+    assert (float(score("wrong")), status("wrong")) == (expected_wrong, "ok")
     assert (score("crashing"), status("crashing")) == ("", "failed: kernel died")
     assert score("hanging") == "" and status("hanging").startswith("failed: timeout in ")
     assert status("patches_numpy").startswith("flagged: student code replaced library functions: numpy.allclose")
