@@ -1,0 +1,271 @@
+"""A learner's session in JupyterLab, in headless Chromium: the lab that `make lab` starts, a released
+lesson run top to bottom, the explorer's slider, a wrong answer diagnosed by the visible test, and
+nbgrader's Validate button.
+
+Lesson 00 is used because it runs in seconds and has all of it: equations, plots, an explorer and
+exercises with named classic mistakes. Each test works on its own copy of the released lesson, in a
+folder of its own, so that no test sees another's kernel, edits or saved file.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import nbformat
+import pytest
+
+pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (pip install -e '.[dev]')")
+
+from playwright.sync_api import expect  # noqa: E402
+
+from course_lib.checks.mistakes import EXERCISE_MISTAKES  # noqa: E402
+
+from .lab import REPOSITORY, run_autograder, start_lab  # noqa: E402
+from .pages import CHROMIUM, NO_CHROMIUM, NUMBERED_PROMPT, Notebook, choose_menu  # noqa: E402
+
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM)]
+
+LESSON = "00_what_is_an_optimizer"
+SOURCE = REPOSITORY / "notebooks" / f"{LESSON}.ipynb"
+EXERCISE = "numerical_gradient"
+MISTAKE_ID = "fd-forward-difference"
+# The learner's wrong answer: the one-sided difference that the exercise warns about.
+FORWARD_DIFFERENCE = """\
+def numerical_gradient(f, theta, h=1e-5):
+    gradient = np.zeros_like(theta, dtype=float)
+    for j in range(len(theta)):
+        shifted = theta.copy()
+        shifted[j] += h
+        gradient[j] = (f(shifted) - f(theta)) / h
+    return gradient
+"""
+# Cells that create a matplotlib figure, which the notebook backend shows as a PNG.
+MAKES_A_FIGURE = re.compile(r"\b(?:plt\.subplots|plots\.plot_\w+)\(")
+HIDDEN_TESTS_MARKER = "### BEGIN HIDDEN TESTS"
+SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
+WRITTEN_ANSWER = "The learning rate must stay below 2 over the largest curvature."
+
+# The caption of the explorer's picture names every hyperparameter, e.g. "SGD(lr=0.1, momentum=0.0, ...)";
+# its slider's readout shows 3 significant digits, and neighbouring slider positions differ by 12 %.
+# Each redraw replaces the <img>, so it is looked up afresh in the cell on every poll.
+_PICTURE_SHOWS_READOUT = """([cell, slider]) => {
+    const image = cell.querySelector(".jp-OutputArea-output img");
+    const caption = image && /\\blr=([-+0-9.e]+)/.exec(image.alt);
+    const shown = parseFloat(slider.querySelector(".widget-readout").textContent.replace("\\u2212", "-"));
+    return Boolean(caption) && image.complete && image.naturalWidth > 0
+        && Math.abs(parseFloat(caption[1]) - shown) <= 0.01 * Math.abs(shown);
+}"""
+
+
+# --- the lesson's structure, read from the files --------------------------------------------
+
+def _grading(cell) -> dict:
+    return cell.metadata.get("nbgrader", {})
+
+
+def _is_test(cell) -> bool:
+    return cell.cell_type == "code" and _grading(cell).get("grade") and not _grading(cell).get("solution")
+
+
+def _index(notebook, predicate) -> int:
+    return next(i for i, cell in enumerate(notebook.cells) if predicate(cell))
+
+
+def _first_code_cell(notebook) -> int:
+    return _index(notebook, lambda cell: cell.cell_type == "code")
+
+
+def _answer_cell(notebook, function_name: str) -> int:
+    return _index(notebook, lambda cell: _grading(cell).get("solution") and cell.cell_type == "code"
+                  and f"def {function_name}(" in cell.source)
+
+
+def _visible_test_sources(release, source) -> list[str]:
+    """The test cells whose checks the learner can see (and run) in the release."""
+    hidden = {_grading(cell)["grade_id"] for cell in source.cells
+              if _is_test(cell) and HIDDEN_TESTS_MARKER in cell.source}
+    return [cell.source.strip() for cell in release.cells
+            if _is_test(cell) and _grading(cell)["grade_id"] not in hidden]
+
+
+def _completed(release, source):
+    """The release as a learner hands it in: the source's solution in every autograded answer (markers
+    removed) and a sentence in every written answer (an untouched one counts as no response)."""
+    solutions = {_grading(cell)["grade_id"]: cell.source for cell in source.cells
+                 if cell.cell_type == "code" and _grading(cell).get("solution")}
+    completed = nbformat.from_dict(release)
+    for cell in completed.cells:
+        if not _grading(cell).get("solution"):
+            continue
+        if cell.cell_type == "code":
+            lines = solutions[_grading(cell)["grade_id"]].split("\n")
+            cell.source = "\n".join(line for line in lines if line.strip() not in SOLUTION_MARKERS)
+        else:
+            cell.source = WRITTEN_ANSWER
+    return completed
+
+
+# --- fixtures ---------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def learner_lab(tmp_path_factory, artefacts):
+    """`make lab`: `python -m autograder mycopies`, then `jupyter lab --notebook-dir=my_copies` (here in a
+    temporary folder, not the repository's my_copies/)."""
+    base = tmp_path_factory.mktemp("learner")
+    made = run_autograder("mycopies", "--into", str(base / "my_copies"))
+    assert made.returncode == 0 and f"{LESSON}.ipynb: written" in made.stdout, made.stdout
+    server = start_lab(base / "my_copies", cwd=base, home=base / "jupyter", log=artefacts / "learner-server.log")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def lesson_copy(learner_lab):
+    """``lesson_copy(folder)`` copies the released lesson to ``folder/`` and returns its path in the lab;
+    the kernels started meanwhile are shut down after the test."""
+    def copy(folder: str, notebook=None) -> str:
+        target = learner_lab.notebook_dir / folder / f"{LESSON}.ipynb"
+        target.parent.mkdir()
+        if notebook is None:
+            shutil.copyfile(learner_lab.notebook_dir / f"{LESSON}.ipynb", target)
+        else:
+            nbformat.write(notebook, target)
+        return f"{folder}/{LESSON}.ipynb"
+
+    yield copy
+    learner_lab.shutdown_kernels()
+
+
+@pytest.fixture(scope="module")
+def released(learner_lab):
+    """The released lesson as the learner received it."""
+    return nbformat.read(learner_lab.notebook_dir / f"{LESSON}.ipynb", as_version=4)
+
+
+@pytest.fixture(scope="module")
+def source():
+    return nbformat.read(SOURCE, as_version=4)
+
+
+def _open(page, lab, path: str, notebook) -> Notebook:
+    return Notebook.open(page, lab.workspace_url(path), path, len(notebook.cells))
+
+
+# --- the tests ----------------------------------------------------------------------------------
+
+def test_run_all_renders_equations_plots_and_the_explorer(page, steps, learner_lab, lesson_copy, released):
+    notebook = _open(page, learner_lab, lesson_copy("run-all"), released)
+    steps.shot("opened")
+    notebook.run_all()
+    steps.shot("ran-all")
+
+    # The blank release runs up to its first test, which fails until the learner writes the answer.
+    first_test = _index(released, _is_test)
+    expect(notebook.error_output(first_test)).to_contain_text("NotImplementedError")
+    for index, cell in enumerate(released.cells[:first_test]):
+        if cell.cell_type == "code":
+            expect(notebook.prompt(index)).to_have_text(NUMBERED_PROMPT)
+            expect(notebook.error_output(index)).to_have_count(0)
+
+    math_cells = [i for i, cell in enumerate(released.cells) if cell.cell_type == "markdown" and "$" in cell.source]
+    assert math_cells, "the lesson should have equations"
+    for index in math_cells:
+        rendered = notebook.cell(index).locator(".jp-RenderedMarkdown")
+        expect(rendered.locator("mjx-container").first).to_be_attached()
+        expect(rendered.locator("mjx-merror")).to_have_count(0)
+        assert "$" not in rendered.text_content(), f"cell {index} shows unrendered TeX"
+
+    figure_cells = [i for i, cell in enumerate(released.cells[:first_test])
+                    if cell.cell_type == "code" and MAKES_A_FIGURE.search(cell.source)]
+    assert figure_cells, "the lesson should draw figures before its first exercise"
+    for index in figure_cells:
+        image = notebook.outputs(index).locator("img").first
+        expect(image).to_be_attached()
+        assert image.evaluate("image => image.complete && image.naturalWidth > 0"), f"cell {index}: image not decoded"
+
+    explorer = _index(released, lambda cell: "widgets.explore(" in cell.source)
+    expect(notebook.outputs(explorer).locator(".widget-hslider").first).to_be_visible()
+    expect(notebook.outputs(explorer).locator("img")).to_have_attribute("alt", re.compile(r"^surface=\w+; "))
+    notebook.scroll_to(explorer)
+    steps.shot("explorer")
+
+    # For reading, as a learner may: text, equations and figures, with the code folded away.
+    choose_menu(page, "View", "Collapse All Code")
+    notebook.scroll_to(max(i for i in math_cells if i < figure_cells[0]))
+    steps.shot("equations-and-a-plot", readme_name="lesson")
+
+
+def test_moving_a_slider_redraws_the_plot_for_the_new_value(page, steps, learner_lab, lesson_copy, released):
+    notebook = _open(page, learner_lab, lesson_copy("explore"), released)
+    explorer = _index(released, lambda cell: "widgets.explore(" in cell.source)
+    notebook.run_cell(_first_code_cell(released))
+    notebook.run_cell(explorer)
+    picture = notebook.outputs(explorer).locator("img")
+    expect(picture).to_have_attribute("alt", re.compile(r"\blr="))
+    before = {"alt": picture.get_attribute("alt"), "src": picture.get_attribute("src")}
+    notebook.scroll_to(explorer)
+    steps.shot("explorer-before")
+
+    lr_label = page.locator("label", has_text=re.compile(r"^lr$"))
+    slider = notebook.outputs(explorer).locator(".widget-hslider", has=lr_label)
+    readout = slider.locator(".widget-readout")
+    readout_before = readout.text_content()
+    handle, track = slider.locator(".noUi-handle").bounding_box(), slider.locator(".noUi-base").bounding_box()
+    # A drag in small moves, as a hand makes it: every intermediate value triggers a redraw.
+    y = handle["y"] + handle["height"] / 2
+    page.mouse.move(handle["x"] + handle["width"] / 2, y)
+    page.mouse.down()
+    page.mouse.move(track["x"] + 0.73 * track["width"], y, steps=8)
+    page.mouse.up()
+    expect(readout).not_to_have_text(readout_before)
+
+    # Redraws arrive one after another: wait for the picture whose caption names the value now shown.
+    page.wait_for_function(_PICTURE_SHOWS_READOUT, arg=[notebook.cell(explorer).element_handle(),
+                                                        slider.element_handle()])
+    assert picture.get_attribute("alt") != before["alt"]
+    assert picture.get_attribute("src") != before["src"], "the caption changed but the picture did not"
+    steps.shot("explorer-after", readme_name="explorer")
+
+
+def test_a_wrong_answer_gets_the_visible_tests_diagnosis(page, steps, learner_lab, lesson_copy, released):
+    mistake = next(m for m in EXERCISE_MISTAKES[EXERCISE] if m.id == MISTAKE_ID)
+    notebook = _open(page, learner_lab, lesson_copy("wrong-answer"), released)
+    answer = _answer_cell(released, EXERCISE)
+    visible_test = _index(released, lambda cell: _is_test(cell) and EXERCISE in cell.source)
+    assert visible_test > answer
+    notebook.run_cell(_first_code_cell(released))
+    notebook.replace_source(answer, FORWARD_DIFFERENCE)
+    steps.shot("answer-typed")
+    notebook.run_cell(answer)
+    expect(notebook.error_output(answer)).to_have_count(0)
+    notebook.run_cell(visible_test)
+
+    diagnosis = notebook.error_output(visible_test)
+    expect(diagnosis).to_contain_text(f'This matches a classic mistake, "{mistake.name}"')
+    expect(diagnosis).to_contain_text(mistake.hint)
+    notebook.scroll_to(visible_test)
+    steps.shot("diagnosis", readme_name="diagnosis")
+
+
+def test_validate_reports_failure_on_the_blank_release(page, steps, learner_lab, lesson_copy, released, source):
+    notebook = _open(page, learner_lab, lesson_copy("validate-blank"), released)
+    steps.shot("opened")
+    message = notebook.validate()
+    steps.shot("validation")
+    expect(message).to_have_class(re.compile(r"\bvalidation-failed\b"))
+    # The dialog sets each source as innerText, which turns line breaks into <br>: read it back the same way.
+    failed = {text.strip() for text in message.locator("pre").all_inner_texts()}
+    visible_tests = _visible_test_sources(released, source)
+    assert visible_tests and set(visible_tests) <= failed
+    expect(message).to_contain_text("NotImplementedError")
+
+
+def test_validate_reports_success_on_a_completed_copy(page, steps, learner_lab, lesson_copy, released, source):
+    completed = _completed(released, source)
+    notebook = _open(page, learner_lab, lesson_copy("validate-completed", completed), completed)
+    steps.shot("opened")
+    message = notebook.validate()
+    steps.shot("validation")
+    expect(message).to_have_class(re.compile(r"\bvalidation-success\b"))
+    expect(message).to_contain_text("Success!")
