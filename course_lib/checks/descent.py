@@ -321,7 +321,7 @@ def _away_from_zero(rng, f, size: int, h: float) -> np.ndarray:
 
 def _gradient_cases(thorough: bool) -> list[_Case]:
     rng = np.random.default_rng(0)
-    by_hand = _TestFunction("θ0² + 3 θ0 θ1", lambda t: t[0] ** 2 + 3 * t[0] * t[1], 2)
+    by_hand = _TestFunction("θ[0]² + 3 θ[0] θ[1]", lambda t: t[0] ** 2 + 3 * t[0] * t[1], 2)
     settings = [(by_hand, np.array([1.0, 2.0]), 1e-5)]
     softmax = _TestFunction("log(Σ exp(θ_i))", _log_sum_exp, 5)
     chain = _TestFunction("Σ θ_i⁴ / 4 − Σ θ_i θ_(i+1)", _quartic_chain, 3)
