@@ -39,6 +39,8 @@ c.CourseDirectory.course_id = {course_id!r}
 c.Execute.timeout = {cell_timeout!r}
 c.OverwriteCells.add_missing_cells = True
 c.IgnorePattern.pattern = {warning_pattern!r}
+# nbgrader's exchange (assignment distribution) is unused; a private one keeps the formgrader quiet.
+c.Exchange.root = {exchange!r}
 '''
 
 
@@ -124,7 +126,7 @@ class Course:
         self.private_dir.mkdir(exist_ok=True)
         self.config_file.write_text(CONFIG_TEMPLATE.format(
             root=str(self.root), course_id=COURSE_ID, cell_timeout=self.cell_timeout,
-            warning_pattern=WARNING_PATTERN))
+            warning_pattern=WARNING_PATTERN, exchange=str(self.private_dir / "exchange")))
         # Creating a gradebook runs the `alembic` executable found on PATH (nbgrader-notes).
         bin_dir = str(Path(sys.executable).parent)
         if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
@@ -150,10 +152,8 @@ class Course:
         from nbgrader.apps import NbGraderAPI
         from nbgrader.coursedir import CourseDirectory
 
-        # nbgrader's exchange (assignment distribution) is unused; a private one keeps it quiet.
-        exchange = self.private_dir / "exchange"
-        exchange.mkdir(parents=True, exist_ok=True)
-        config = self.config(**{"Exchange.root": str(exchange), **overrides})
+        (self.private_dir / "exchange").mkdir(parents=True, exist_ok=True)
+        config = self.config(**overrides)
         return NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
 
     def copy_source(self, notebook: Path) -> str:

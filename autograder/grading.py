@@ -91,6 +91,34 @@ def sandbox_settings(course: Course, limits: Limits, isolate: bool) -> dict:
     }
 
 
+_uid_lock = None
+
+
+def _reserve_uid() -> int:
+    """A sandbox uid that no other grading process on this machine holds, for this process's life.
+
+    After each notebook every process of the uid is killed, so two runs (two courses, a release
+    and a grade) sharing a uid would kill each other's kernels. An exclusive lock per uid, held
+    until the process exits, keeps them apart.
+    """
+    global _uid_lock
+    import fcntl
+    import tempfile
+
+    lock_dir = Path(tempfile.gettempdir()) / "autograder-uid-locks"
+    lock_dir.mkdir(mode=0o700, exist_ok=True)
+    for uid in range(SANDBOX_UID_BASE, SANDBOX_UID_BASE + 1000):
+        handle = open(lock_dir / str(uid), "w")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            continue
+        _uid_lock = handle
+        return uid
+    raise RuntimeError(f"no free sandbox uid in {SANDBOX_UID_BASE}..{SANDBOX_UID_BASE + 999}")
+
+
 def _configure_process_for(course: Course, settings: dict, slot: int, isolate: bool) -> dict:
     """Per-worker sandbox settings; puts the sandbox kernel spec on this process's JUPYTER_PATH."""
     jupyter_dir = course.private_dir / "jupyter"
@@ -99,7 +127,7 @@ def _configure_process_for(course: Course, settings: dict, slot: int, isolate: b
     worker_dir = course.private_dir / "workers" / str(slot)
     shutil.rmtree(worker_dir, ignore_errors=True)
     worker_dir.mkdir(parents=True)
-    uid = SANDBOX_UID_BASE + slot if isolate else None
+    uid = _reserve_uid() if isolate else None
     settings = {**settings, "pidfile": str(worker_dir / "kernel.pid"), "uid": uid, "gid": uid,
                 "scratch_root": str(worker_dir)}
     os.environ[sandbox.SETTINGS_VARIABLE] = json.dumps(settings)

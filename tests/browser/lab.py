@@ -68,8 +68,7 @@ def lab_command(notebook_dir: Path, port: int) -> list[str]:
     command = [str(BIN / "jupyter"), "lab", f"--notebook-dir={notebook_dir}", "--ServerApp.ip=127.0.0.1",
                f"--ServerApp.port={port}", "--ServerApp.port_retries=0", "--ServerApp.open_browser=False"]
     if os.geteuid() == 0:
-        # Jupyter refuses to run as root without it, and CI containers run as root.
-        command.append("--ServerApp.allow_root=True")
+        command.append("--allow-root")  # as the Makefile adds it for root (CI machines)
     return command
 
 
