@@ -8,7 +8,6 @@ The lab runs in the course directory, where the formgrader finds the nbgrader_co
 from __future__ import annotations
 
 import re
-import warnings
 
 import pytest
 
@@ -31,11 +30,8 @@ LESSON = "00_what_is_an_optimizer"
 def course(tmp_path_factory) -> Course:
     course = Course(root=tmp_path_factory.mktemp("instructor") / "course")
     released = run_autograder("--course-dir", str(course.root), "release", LESSON)
-    assert "NOT RELEASED" not in released.stdout and course.release(LESSON).is_file(), released.stdout
-    if not re.search(rf"^{LESSON}: .* -> proven$", released.stdout, re.MULTILINE):
-        # The proof grades in sandboxed kernels, which another grading run on the same machine can
-        # kill (tests/test_autograder.py covers the proof); what matters here is the release itself.
-        warnings.warn(f"`release` generated {LESSON} but could not prove it:\n{released.stdout}", stacklevel=1)
+    assert course.release(LESSON).is_file(), released.stdout
+    assert re.search(rf"^{LESSON}: .* -> proven$", released.stdout, re.MULTILINE), released.stdout
     return course
 
 
