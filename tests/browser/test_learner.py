@@ -122,8 +122,8 @@ def learner_lab(tmp_path_factory, artefacts):
 
 @pytest.fixture
 def lesson_copy(learner_lab):
-    """``lesson_copy(folder)`` copies the released lesson to ``folder/`` and returns its path in the lab;
-    the kernels started meanwhile are shut down after the test."""
+    """``lesson_copy(folder, notebook=None)`` writes the released lesson (or ``notebook``) into ``folder/``
+    and returns its path in the lab; the kernels started meanwhile are shut down after the test."""
     def copy(folder: str, notebook=None) -> str:
         target = learner_lab.notebook_dir / folder / f"{LESSON}.ipynb"
         target.parent.mkdir()
@@ -182,7 +182,8 @@ def test_run_all_renders_equations_plots_and_the_explorer(page, steps, learner_l
     for index in figure_cells:
         image = notebook.outputs(index).locator("img").first
         expect(image).to_be_attached()
-        assert image.evaluate("image => image.complete && image.naturalWidth > 0"), f"cell {index}: image not decoded"
+        # decode() settles once the PNG is decoded, and fails for a broken one.
+        assert image.evaluate("image => image.decode().then(() => image.naturalWidth > 0)"), f"cell {index}"
 
     explorer = _index(released, lambda cell: "widgets.explore(" in cell.source)
     expect(notebook.outputs(explorer).locator(".widget-hslider").first).to_be_visible()
