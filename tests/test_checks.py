@@ -2,12 +2,11 @@
 
 import dataclasses
 import inspect
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
 import pytest
+from ipython_cells import shown_in_ipython
 
 from course_lib.checks import (MISTAKES, UPDATE_FUNCTIONS, CheckFailed, check_update, learner_optimizer,
                                mistake_update, mistakes_for, reference_update, rel_error)
@@ -382,13 +381,7 @@ def test_in_ipython_the_failure_shows_the_message_and_hides_the_checks_frames():
         "    return param, state",
         "check_update(adam_update, Adam(lr=0.1))",
     ]
-    script = textwrap.dedent(f"""
-        from IPython.core.interactiveshell import InteractiveShell
-        shell = InteractiveShell.instance(colors="nocolor")
-        for cell in {cells!r}:
-            shell.run_cell(cell)
-    """)
-    shown = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60).stdout
+    shown = shown_in_ipython(cells)
     assert "CheckFailed: adam_update does not match Adam(lr=0.1) yet." in shown
     assert "ZeroDivisionError" in shown and "scale = 1.0 / (1 - hyperparameters['betas'][0] ** t)" in shown
     assert "_check.py" not in shown and "skipping hidden" in shown

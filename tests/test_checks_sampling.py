@@ -1,12 +1,10 @@
 """The checks of lessons 02 and 03: right answers pass, each registered mistake fails and is named,
 misbehaviour is explained in words, and the convention they check is the one training.fit follows."""
 
-import subprocess
-import sys
-import textwrap
 
 import numpy as np
 import pytest
+from ipython_cells import shown_in_ipython
 
 from course_lib import data, models, training
 from course_lib.checks import CheckFailed, mistake_update, mistakes_for, rel_error
@@ -268,13 +266,7 @@ def test_in_ipython_the_failure_shows_the_message_and_hides_the_checks_frames():
         "        yield order[first:first + batch_size]",
         "check_minibatches(minibatches)",
     ]
-    script = textwrap.dedent(f"""
-        from IPython.core.interactiveshell import InteractiveShell
-        shell = InteractiveShell.instance(colors="nocolor")
-        for cell in {cells!r}:
-            shell.run_cell(cell)
-    """)
-    shown = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60).stdout
+    shown = shown_in_ipython(cells)
     assert "CheckFailed: minibatches does not cut each epoch into the right mini-batches yet." in shown
     assert '"the last, smaller batch is dropped"' in shown
     assert "sampling.py" not in shown and len(shown.strip().splitlines()) < 20

@@ -21,6 +21,7 @@ does (raise, return the wrong thing, write into its inputs) comes back as a sent
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import inspect
@@ -225,6 +226,28 @@ def _changed_input(param, gradient, state, given) -> str | None:
     return None
 
 
+@contextlib.contextmanager
+def quietly():
+    """Silence NumPy's floating-point warnings and Python's warnings around learner code: anything
+    on stderr zeroes an nbgrader test cell, and NaN or inf is judged from the results instead."""
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+def learner_line(error: Exception) -> str:
+    """Where in the learner's own code ``error`` was raised, as a line to append to a message."""
+    frame = _learner_frame(error.__traceback__)
+    if frame is None:
+        return ""
+    return f"\n  in your code ({frame.name}, line {frame.lineno})" + (f": {frame.line.strip()}" if frame.line else "")
+
+
+def raised_message(name: str, error: Exception) -> str:
+    """``name raised TypeError: ...`` and the line of the learner's code that raised it."""
+    return f"{name} raised {type(error).__name__}: {str(error)[:200]}{learner_line(error)}"
+
+
 def call_update(fn, param, gradient, state, hyperparameters: dict) -> Outcome:
     """Call ``fn(param, gradient, state, **hyperparameters)`` on copies, and judge what it did.
 
@@ -239,16 +262,10 @@ def call_update(fn, param, gradient, state, hyperparameters: dict) -> Outcome:
     given_state = copy.deepcopy(state)
     given_values = dict(given_state)
     try:
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with quietly():
             result = fn(given_param, given_gradient, given_state, **hyperparameters)
     except Exception as error:  # noqa: BLE001 - any failure of learner code becomes a message
-        frame = _learner_frame(error.__traceback__)
-        text = f"{name} raised {type(error).__name__}: {str(error)[:200]}"
-        if frame is not None:
-            text += f"\n  in your code ({frame.name}, line {frame.lineno})"
-            text += f": {frame.line.strip()}" if frame.line else ""
-        return Outcome(problem=text, raised=type(error))
+        return Outcome(problem=raised_message(name, error), raised=type(error))
     changed = _changed_input(param, gradient, state, (given_param, given_gradient, given_state, given_values))
     if changed:
         return Outcome(problem=f"{name} changed its input {changed} in place.", mutated=True)

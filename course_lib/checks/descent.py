@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import dataclasses
 import numbers
-import warnings
 from typing import Callable
 
 import numpy as np
 
 from ..functions import get_surface
 from ..models import LinearRegression
-from ._calls import _describe, _learner_frame, _Malformed, fail
+from ._calls import _describe, _Malformed, fail, learner_line, quietly, raised_message
 from ._check import _Quadratic
 from ._compare import MUTANT_TOLERANCE, TOLERANCE, TOLERANCE_NOTE, relative_errors
 from .mistakes import EXERCISE_MISTAKES, ExerciseMistake, register_exercise_mistakes
@@ -80,8 +79,7 @@ def _read_only_copy(value, writable: bool = False):
 def _raw_call(fn, case: _Case, writable: frozenset = frozenset()):
     """``fn(*case.args)`` on copies of the arrays, read-only except those named in ``writable``."""
     args = [_read_only_copy(value, name in writable) for name, value in zip(case.names, case.args)]
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with quietly():
         return fn(*args)
 
 
@@ -101,14 +99,6 @@ def _written_input(fn, case: _Case) -> str | None:
     return None
 
 
-def _learner_line(error: Exception) -> str:
-    """Where in the learner's code ``error`` was raised, as a line to append to a message."""
-    frame = _learner_frame(error.__traceback__)
-    if frame is None:
-        return ""
-    return f"\n  in your code ({frame.name}, line {frame.lineno})" + (f": {frame.line.strip()}" if frame.line else "")
-
-
 def _call(exercise: _Exercise, fn, case: _Case) -> _Outcome:
     """Call the learner's ``fn`` on ``case`` and say what it did: its results, or a problem in words."""
     name = getattr(fn, "__name__", "your function")
@@ -117,9 +107,9 @@ def _call(exercise: _Exercise, fn, case: _Case) -> _Outcome:
     except Exception as error:  # noqa: BLE001 - any failure of learner code becomes a message
         written = _written_input(fn, case) if _writes_into_input(error) else None
         if written:
-            return _Outcome(problem=f"{name} changes its input {written} in place.{_learner_line(error)}",
+            return _Outcome(problem=f"{name} changes its input {written} in place.{learner_line(error)}",
                             written=written)
-        return _Outcome(problem=f"{name} raised {type(error).__name__}: {str(error)[:200]}{_learner_line(error)}",
+        return _Outcome(problem=raised_message(name, error),
                         raised=type(error))
     try:
         return _Outcome(results=exercise.read(value, name))

@@ -31,13 +31,12 @@ import dataclasses
 import itertools
 import math
 import numbers
-import warnings
 from typing import Callable
 
 import numpy as np
 
 from ..models import LinearRegression, SoftmaxRegression
-from ._calls import _checked_array, _describe, _learner_frame, _Malformed, fail
+from ._calls import _checked_array, _describe, _Malformed, fail, quietly, raised_message
 from ._compare import MUTANT_TOLERANCE, TOLERANCE, TOLERANCE_NOTE, relative_errors
 from .mistakes import EXERCISE_MISTAKES, ExerciseMistake, register_exercise_mistakes
 
@@ -448,22 +447,6 @@ class _Run:
     """For an iterator: the index batches of each epoch."""
 
 
-def _raised(name: str, error: Exception) -> str:
-    frame = _learner_frame(error.__traceback__)
-    text = f"{name} raised {type(error).__name__}: {str(error)[:200]}"
-    if frame is not None:
-        text += f"\n  in your code ({frame.name}, line {frame.lineno})"
-        text += f": {frame.line.strip()}" if frame.line else ""
-    return text
-
-
-def _quietly(call: Callable):
-    """Run ``call()`` with NumPy's and Python's warnings silenced: output on stderr zeroes an nbgrader cell."""
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return call()
-
-
 def _changed(case: _Case, given: tuple) -> str | None:
     params, X, y = given
     if not isinstance(params, dict) or set(params) != set(case.params):
@@ -486,12 +469,13 @@ def _run_training(fn, name: str, case: _Case, with_rng: bool) -> _Run:
     rng = np.random.default_rng(case.rng_seed) if with_rng else None
     arguments = (*given, grad_fn, *case.settings.values(), *([rng] if with_rng else []))
     try:
-        result = _quietly(lambda: fn(*arguments))
+        with quietly():
+            result = fn(*arguments)
     except _TooManyCalls as error:
         return _Run(problem=f"{name} was stopped: {error}, for a run of {updates} updates. Does its loop end?",
                     raised=_TooManyCalls, visits=tuple(grad_fn.visits))
     except Exception as error:  # noqa: BLE001 - any failure of learner code becomes a message
-        return _Run(problem=_raised(name, error), raised=type(error), visits=tuple(grad_fn.visits))
+        return _Run(problem=raised_message(name, error), raised=type(error), visits=tuple(grad_fn.visits))
     changed = _changed(case, given)
     if changed:
         return _Run(problem=f"{name} changed its input {changed} in place.", mutated=True,
@@ -542,15 +526,17 @@ def _run_batches(fn, name: str, n: int, batch_size: int, epochs: int, seed: int)
     epochs_seen = []
     for _ in range(epochs):
         try:
-            produced = _quietly(lambda: fn(n, batch_size, rng))
+            with quietly():
+                produced = fn(n, batch_size, rng)
             try:
                 iterator = iter(produced)
             except TypeError:
                 return _Run(problem=f"{call} returned {_describe(produced)}, which cannot be looped over; it must "
                                     f"yield the batches one by one (a generator, written with `yield`).")
-            batches = _quietly(lambda: list(itertools.islice(iterator, limit + 1)))
+            with quietly():
+                batches = list(itertools.islice(iterator, limit + 1))
         except Exception as error:  # noqa: BLE001 - any failure of learner code becomes a message
-            return _Run(problem=_raised(name, error), raised=type(error))
+            return _Run(problem=raised_message(name, error), raised=type(error))
         if len(batches) > limit:
             return _Run(problem=f"{call} yielded more than {limit} batches; an epoch of {n} examples in batches of "
                                 f"{batch_size} has {math.ceil(n / batch_size)}. Does its loop end?",
