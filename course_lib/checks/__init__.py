@@ -23,6 +23,7 @@ that notebook and grader tests use as simulated learners (:func:`mistakes_for` l
 exercise's function can make), :func:`reference_update` the right one.
 """
 
+from ._cases import case_rng, case_seed, fresh_cases
 from ._calls import UPDATE_FUNCTIONS, CheckFailed, reference_step, update_function
 from ._check import check_update
 from ._compare import FLOOR, TOLERANCE, rel_error
@@ -42,4 +43,5 @@ def reference_update(name: str):
 
 __all__ = ["CheckFailed", "check_update", "learner_optimizer", "MISTAKES", "Mistake", "mistake_update",
            "EXERCISE_MISTAKES", "ExerciseMistake", "register_exercise_mistakes",
-           "mistakes_for", "reference_update", "rel_error", "TOLERANCE", "FLOOR", "UPDATE_FUNCTIONS"]
+           "mistakes_for", "reference_update", "rel_error", "TOLERANCE", "FLOOR", "UPDATE_FUNCTIONS",
+           "case_rng", "case_seed", "fresh_cases"]

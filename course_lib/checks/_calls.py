@@ -236,7 +236,13 @@ def quietly():
 
 
 def learner_line(error: Exception) -> str:
-    """Where in the learner's own code ``error`` was raised, as a line to append to a message."""
+    """Where in the learner's own code ``error`` was raised, as a line to append to a message.
+
+    An error that the autograder brought back from the process running the learner's code
+    carries that line already, as ``learner_where``.
+    """
+    if isinstance(getattr(error, "learner_where", None), str):
+        return error.learner_where
     frame = _learner_frame(error.__traceback__)
     if frame is None:
         return ""

@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 
 from ..optimizers import Optimizer
+from ._cases import case_seed
 from ._calls import (Outcome, call_update, fail, learner_hyperparameters, reference_step,
                      takes_gradient_function)
 from ._compare import TOLERANCE, TOLERANCE_NOTE, Difference, differences
@@ -63,7 +64,7 @@ def _cases(reference: Optimizer, steps: int, seed: int, shapes) -> list[list[_Ca
     Random gradients span eight decades, so that eps's place shows at its default size, and
     parameters three, so that weight decay does not drown the small gradients.
     """
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(case_seed(seed))
     look_ahead = takes_gradient_function(reference)
     cases = []
     for number, shape in enumerate([(1,), *shapes], start=1):

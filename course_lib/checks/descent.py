@@ -26,6 +26,7 @@ import numpy as np
 
 from ..functions import get_surface
 from ..models import LinearRegression
+from ._cases import case_rng
 from ._calls import _describe, _Malformed, fail, learner_line, quietly, raised_message
 from ._check import _Quadratic
 from ._compare import MUTANT_TOLERANCE, TOLERANCE, TOLERANCE_NOTE, relative_errors
@@ -310,7 +311,7 @@ def _away_from_zero(rng, f, size: int, h: float) -> np.ndarray:
 
 
 def _gradient_cases(thorough: bool) -> list[_Case]:
-    rng = np.random.default_rng(0)
+    rng = case_rng(0)
     by_hand = _TestFunction("θ[0]² + 3 θ[0] θ[1]", lambda t: t[0] ** 2 + 3 * t[0] * t[1], 2)
     settings = [(by_hand, np.array([1.0, 2.0]), 1e-5)]
     softmax = _TestFunction("log(Σ exp(θ_i))", _log_sum_exp, 5)
@@ -432,7 +433,7 @@ register_exercise_mistakes("numerical_gradient", [
 
 
 def _step_cases(thorough: bool) -> list[_Case]:
-    rng = np.random.default_rng(1)
+    rng = case_rng(1)
     settings = [(np.array([1.0, -2.0]), np.array([0.5, 1.0]), 0.1),
                 (rng.normal(size=5), rng.normal(size=5), 0.01),
                 (rng.normal(size=(2, 3)), rng.normal(size=(2, 3)), 0.5)]
@@ -529,7 +530,7 @@ def _descent_path(grad_fn, start: np.ndarray, lr: float, steps: int) -> np.ndarr
 
 
 def _path_cases(thorough: bool) -> list[_Case]:
-    rng = np.random.default_rng(2)
+    rng = case_rng(2)
     bowl = (_Quadratic(np.full(2, 2.0), np.zeros(2)), "grad_fn(θ) = 2 θ (the bowl x² + y²)")
     ravine = (_Quadratic(np.array([1 / 8, 4.0]), np.zeros(2)), "grad_fn(θ) = (x / 8, 4 y) (the ravine)")
     curvature, center = 10.0 ** rng.uniform(-1, 0.5, 3), rng.normal(size=3)
@@ -671,7 +672,7 @@ def _gradient_case(title, w, b, X, y) -> _Case:
 
 
 def _mse_cases(thorough: bool) -> list[_Case]:
-    rng = np.random.default_rng(3)
+    rng = case_rng(3)
     X = np.array([[1.0, 2.0], [3.0, -1.0], [0.0, 1.0]])
     cases = [_gradient_case("3 examples, 2 features, worked by hand: w = [0.5, -0.5], b = 0.25, "
                             "X = [[1, 2], [3, -1], [0, 1]], y = [1, 0, 2]",
@@ -789,7 +790,7 @@ def _loop_case(title, X, y, w, b, lr, epochs) -> _Case:
 
 
 def _loop_cases(thorough: bool) -> list[_Case]:
-    rng = np.random.default_rng(4)
+    rng = case_rng(4)
     cases = [_loop_case("3 examples, 1 feature, worked by hand: X = [[1], [2], [3]], y = [2, 4, 6], "
                         "w = [0], b = 0, lr = 0.05, epochs = 3",
                         np.array([[1.0], [2.0], [3.0]]), np.array([2.0, 4.0, 6.0]), np.zeros(1), 0.0, 0.05, 3)]

@@ -36,6 +36,7 @@ from typing import Callable
 import numpy as np
 
 from ..models import LinearRegression, SoftmaxRegression
+from ._cases import case_seed
 from ._calls import _checked_array, _describe, _Malformed, fail, quietly, raised_message
 from ._compare import MUTANT_TOLERANCE, TOLERANCE, TOLERANCE_NOTE, relative_errors
 from .mistakes import EXERCISE_MISTAKES, ExerciseMistake, register_exercise_mistakes
@@ -789,6 +790,7 @@ def check_sgd_epoch(fn, *, examples=(4, 7), lr: float = 0.1, model: str = "linea
     examples = _check_examples(examples)
     _check_lr(lr)
     _check_model(model)
+    seed = case_seed(seed)
     cases = [_case(k, n, model, seed, {"lr": lr}) for k, n in enumerate(examples, 1)]
     name = _check_training(fn, "sgd_epoch", "do one epoch of stochastic gradient descent", cases,
                            with_rng=True, unit="one example per update, passed as the slices X[i:i+1], y[i:i+1]")
@@ -812,6 +814,7 @@ def check_sgd(fn, *, examples=(4, 6), epochs: int = 3, lr: float = 0.1, model: s
     _check_lr(lr)
     _check_model(model)
     _check_whole("seed", seed, 0)
+    seed = case_seed(seed)
     cases = [_case(k, n, model, seed, {"lr": lr, "epochs": epochs, "seed": _telling_seed(n, epochs, seed + k)})
              for k, n in enumerate(examples, 1)]
     name = _check_training(fn, "sgd", "run stochastic gradient descent over several epochs", cases,
@@ -843,7 +846,7 @@ def check_minibatches(fn, *, cases=((10, 4), (12, 3), (5, 1), (6, 6)), epochs: i
             raise ValueError(f"batch_size must be at most n, got the case {pair!r}")
     _check_whole("epochs", epochs, 1)
     name = getattr(fn, "__name__", "minibatches")
-
+    seed = case_seed(seed)
     seeds = {pair: _telling_seed(pair[0], epochs, seed + number) for number, pair in enumerate(cases, 1)}
 
     def run(function, pair):
@@ -919,6 +922,7 @@ def check_minibatch_gd(fn, *, examples=(10, 7), batch_size: int = 4, epochs: int
     _check_lr(lr)
     _check_model(model)
     _check_whole("seed", seed, 0)
+    seed = case_seed(seed)
     cases = [_case(k, n, model, seed, {"lr": lr, "batch_size": batch_size, "epochs": epochs,
                                        "seed": _telling_seed(n, epochs, seed + k)})
              for k, n in enumerate(examples, 1)]
