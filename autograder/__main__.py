@@ -82,7 +82,7 @@ def _run(args, course: Course, limits: Limits) -> int:
     if args.command == "grade":
         from .grading import grade, protection_summary
 
-        print(protection_summary(course, limits))
+        print(protection_summary(limits))
         outcomes = grade(course, args.workers, limits, args.retry_failed)
         failed = [o for o in outcomes if o.status.startswith("failed")]
         print(f"{len(outcomes)} graded now, {len(failed)} failed" if outcomes else "nothing new to grade")

@@ -1,6 +1,6 @@
 """Grading notebooks outside the course: release proofs and learners' self-grading.
 
-Both grade a few files with the full pipeline (hidden tests, sandbox, integrity checks) in a
+Both grade a few files with the full pipeline (trusted verdicts, sandboxed answers) in a
 throwaway course directory, so the real gradebook never sees them.
 """
 

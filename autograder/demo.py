@@ -2,8 +2,9 @@
 
 Each simulated student is the release version of the notebook edited the way one kind of
 student would: answers filled from the source (correct), filled then skewed (wrong), left
-empty, or the kernel crashed, hung, or tampered with. The tests grade the same students and
-assert each one's exact score and status.
+empty, the process crashed or hung, or one of the cheats a determined student tries. Every
+cheat is written to avoid the names a scan would look for. The tests grade the same students
+and assert each one's exact score and status.
 """
 
 from __future__ import annotations
@@ -55,6 +56,37 @@ for _target, _attempt in (
 '''
 
 
+# The reference reached through an object a student cell built with the checks, then restored.
+HAND_BACK_REFERENCE = '''
+from course_lib import checks as lesson_tools
+variants = {"plain": lesson_tools.reference_update("sgd_update")}
+'''
+
+# nbgrader gives a test cell full points when its first execute_result is not a number.
+FAKE_DISPLAY = '''
+import matplotlib.pyplot as plt
+plt.sys.displayhook = lambda value: plt.sys.__displayhook__("full marks")
+'''
+
+# Patch a comparison for the tests' sake; a probe at the end would see the original again.
+PATCH_THEN_RESTORE = '''
+import numpy
+saved = numpy.allclose
+numpy.allclose = lambda *args, **kwargs: True
+'''
+
+# An answer that passes the visible test and puts every other input it sees into an error.
+LEAK = '''
+_seen_{name} = {name}
+
+
+def {name}(*args, **kwargs):
+    if kwargs.get("lr") not in (None, 0.5):
+        raise ValueError("LEAKED INPUTS " + repr(args) + repr(kwargs))
+    return _seen_{name}(*args, **kwargs)
+'''
+
+
 def _answer_cells(nb):
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader", {})
@@ -79,6 +111,20 @@ def _with(nb, edit):
     changed = copy.deepcopy(nb)
     edit(changed)
     return changed
+
+
+def _insert_before_first_answer(code: str):
+    """A cell of the student's own, just above the first answer cell."""
+    def edit(nb):
+        first = next(_answer_cells(nb))
+        nb.cells.insert(nb.cells.index(first), nbformat.v4.new_code_cell(code.strip()))
+    return edit
+
+
+def _append_cell(code: str):
+    def edit(nb):
+        nb.cells.append(nbformat.v4.new_code_cell(code.strip()))
+    return edit
 
 
 def _prepend_to_first_answer(code: str):
@@ -117,6 +163,27 @@ def simulated_class(source_path: Path, release_path: Path, course: Course) -> di
     def quote_markers(nb):
         next(_answer_cells(nb)).source += "\n# I found '### BEGIN HIDDEN TESTS' in the docs\n"
 
+    def duplicate_answer(nb):
+        first = next(_answer_cells(nb))
+        pasted = copy.deepcopy(first)
+        pasted.id = "pasted-" + first.id  # JupyterLab gives a pasted cell an id of its own
+        nb.cells.insert(nb.cells.index(first) + 1, pasted)
+
+    def foreign_grade_id(nb):
+        cell = nbformat.v4.new_code_cell("extra = 1")
+        cell.metadata.nbgrader = {"grade": True, "grade_id": "not_in_this_notebook", "locked": False,
+                                  "points": 5, "schema_version": 3, "solution": False}
+        nb.cells.append(cell)
+
+    def hand_back(nb):
+        for cell in _answer_cells(nb):
+            cell.source = "\n".join(f"{name} = variants['plain']" for name in _defined_functions(answers[
+                cell.metadata.nbgrader["grade_id"]]))
+
+    def leak_inputs(nb):
+        last = list(_answer_cells(nb))[-1]
+        last.source += "".join(LEAK.format(name=name) for name in _defined_functions(last.source))
+
     assignment = source_path.stem
     other = course.submitted("correct", assignment)
     hidden_patterns = [str(course.notebook_dir / "*.ipynb"), str(course.root / "source" / "*" / "*.ipynb")]
@@ -124,7 +191,7 @@ def simulated_class(source_path: Path, release_path: Path, course: Course) -> di
         "correct": correct,
         "wrong": wrong,
         "blank": blank,
-        "crashing": _with(correct, _prepend_to_first_answer("import os\nos.kill(os.getpid(), 9)")),
+        "crashing": _with(correct, _prepend_to_first_answer("import os\nos._exit(3)")),
         "hanging": _with(correct, _prepend_to_first_answer("while True:\n    pass")),
         "stubborn": _with(correct, _prepend_to_first_answer(
             "import time\nwhile True:\n    try:\n        time.sleep(0.1)\n    except KeyboardInterrupt:\n        pass")),
@@ -146,10 +213,24 @@ def simulated_class(source_path: Path, release_path: Path, course: Course) -> di
         "warns": _with(correct, _prepend_to_first_answer(
             "import warnings\nwarnings.warn('a harmless warning on stderr', RuntimeWarning)")),
         "quotes_markers": _with(correct, quote_markers),
+        # Cheats aimed at in-kernel verdicts: none can work when nothing is judged in the kernel.
+        "hands_back_reference": _with(_with(blank, _insert_before_first_answer(HAND_BACK_REFERENCE)),
+                                      hand_back),
+        "fakes_display": _with(blank, _prepend_to_first_answer(FAKE_DISPLAY)),
+        "patches_then_restores": _with(wrong, _prepend_to_first_answer(PATCH_THEN_RESTORE)),
+        "leaks_hidden_inputs": _with(correct, leak_inputs),
+        "reads_test_history": _with(wrong, _append_cell("print(In)\nraise ValueError(str(In))")),
+        # Correct work written in ways that must never cost a point.
+        "logs_warnings": _with(correct, _prepend_to_first_answer(
+            "import logging\nlogging.warning('about to define my answers')")),
+        "copies_answer_cell": _with(correct, duplicate_answer),
+        "pastes_foreign_cell": _with(correct, foreign_grade_id),
+        "names_like_builtins": _with(correct, _append_cell(
+            "for id in range(3):\n    input = id * 2\nsum = input")),
     }
 
 
-DEMO_STUDENTS = ("correct", "wrong", "blank", "crashing", "hanging", "patches_numpy", "reference")
+DEMO_STUDENTS = ("correct", "wrong", "blank", "crashing", "hanging", "patches_numpy", "hands_back_reference")
 
 
 def run_demo(course: Course, workers: int | None, limits) -> str:

@@ -1,14 +1,17 @@
 """Autograding every submission in parallel, resumably, with a recorded status for each.
 
-A pool of long-lived worker processes (importing nbgrader once each) calls
-``NbGraderAPI.autograde`` for one submission at a time; every notebook gets a fresh kernel
-started through :mod:`autograder.sandbox`. The main process alone writes the status file, one
-record per submission, after each result:
+A pool of long-lived worker processes (importing nbgrader and the course's checks once each)
+calls ``NbGraderAPI.autograde`` for one submission at a time. No notebook is executed in a
+kernel: nbgrader's ``Execute`` step is replaced by :class:`~autograder.preprocessors.TrustedVerdicts`,
+which judges each test cell in the worker against answers running in a sandboxed process
+(:mod:`autograder.verdicts`). The main process alone writes the status file, one record per
+submission, after each result:
 
-* ``ok``: graded, no sign of tampering;
-* ``flagged: <reasons>``: graded, but the student's code did something a correct answer never
-  needs to (see :mod:`autograder.integrity`); the score is kept for an instructor to review;
-* ``failed: <reason>``: nbgrader could not grade it (timeout, kernel died, unreadable file).
+* ``ok``: graded;
+* ``flagged: <reasons>``: graded, and something needs a person's look: a grade_id repeated or
+  unknown, a statement of the student's that hung or ended its process and was skipped;
+* ``failed: <reason>``: the grader could not grade it (an unreadable file, a grader error);
+  it has no score, never a silent 0.
 
 A record carries the submitted file's digest, so re-running ``grade`` skips what is already
 graded, resumes an interrupted run, and regrades a submission only when its file changed.
@@ -21,31 +24,24 @@ import json
 import multiprocessing
 import os
 import re
-import secrets
-import shutil
 import signal
-import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import integrity, sandbox
+from . import sandbox
 from .course import COURSE_ID, Course
 
 OK = "ok"
-SANDBOX_UID_BASE = 61000
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Time and resource limits for one notebook's kernel."""
+    """Time and resource limits for grading one notebook."""
 
     notebook_seconds: float = 300.0
-    max_output_bytes: int = 1_000_000
-    memory_bytes: int = 4 << 30
-    file_bytes: int = 64 << 20
-    processes: int = 256
-    tmp_size: str = "256m"
+    memory_bytes: int = 2 << 30  # one answer process with all its children
+    processes: int = 64
 
 
 @dataclass(frozen=True)
@@ -82,83 +78,30 @@ class StatusStore:
         partial.replace(self.path)
 
 
-def sandbox_settings(course: Course, limits: Limits, isolate: bool) -> dict:
-    """What :func:`autograder.sandbox.launch` needs, minus the per-worker pid file and uid."""
-    return {
-        "hide": course.hidden_from_students() if isolate else [],
-        "memory_bytes": limits.memory_bytes, "file_bytes": limits.file_bytes,
-        "processes": limits.processes, "tmp_size": limits.tmp_size,
-    }
-
-
-_uid_lock = None
-
-
-def _reserve_uid() -> int:
-    """A sandbox uid that no other grading process on this machine holds, for this process's life.
-
-    After each notebook every process of the uid is killed, so two runs (two courses, a release
-    and a grade) sharing a uid would kill each other's kernels. An exclusive lock per uid, held
-    until the process exits, keeps them apart.
-    """
-    global _uid_lock
-    import fcntl
-    import tempfile
-
-    lock_dir = Path(tempfile.gettempdir()) / "autograder-uid-locks"
-    lock_dir.mkdir(mode=0o700, exist_ok=True)
-    for uid in range(SANDBOX_UID_BASE, SANDBOX_UID_BASE + 1000):
-        handle = open(lock_dir / str(uid), "w")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            continue
-        _uid_lock = handle
-        return uid
-    raise RuntimeError(f"no free sandbox uid in {SANDBOX_UID_BASE}..{SANDBOX_UID_BASE + 999}")
-
-
-def _configure_process_for(course: Course, settings: dict, slot: int, isolate: bool) -> dict:
-    """Per-worker sandbox settings; puts the sandbox kernel spec on this process's JUPYTER_PATH."""
-    jupyter_dir = course.private_dir / "jupyter"
-    sandbox.install_kernel_spec(jupyter_dir)
-    os.environ["JUPYTER_PATH"] = str(jupyter_dir)
-    worker_dir = course.private_dir / "workers" / str(slot)
-    shutil.rmtree(worker_dir, ignore_errors=True)
-    worker_dir.mkdir(parents=True)
-    uid = _reserve_uid() if isolate else None
-    settings = {**settings, "pidfile": str(worker_dir / "kernel.pid"), "uid": uid, "gid": uid,
-                "scratch_root": str(worker_dir)}
-    os.environ[sandbox.SETTINGS_VARIABLE] = json.dumps(settings)
-    return settings
-
-
-def grading_api(course: Course, limits: Limits, nonce: str = ""):
-    """nbgrader's API with the sandbox kernel, the output guard and the integrity probes."""
+def grading_api(course: Course, limits: Limits):
+    """nbgrader's API with the trusted verdicts in place of executing the notebook in a kernel."""
     from nbgrader.converters import Autograde
     from nbgrader.preprocessors import Execute
 
-    from .preprocessors import GuardedExecute, InsertProbes
+    from .preprocessors import CheckGradeIds, TrustedVerdicts
 
     defaults = Autograde.class_traits()
     return course.api(**{
-        "Execute.kernel_name": sandbox.KERNEL_NAME,
-        "GuardedExecute.max_output_bytes": limits.max_output_bytes,
-        "InsertProbes.nonce": nonce,
-        "Autograde.sanitize_preprocessors": [*defaults["sanitize_preprocessors"].default(), InsertProbes],
-        "Autograde.autograde_preprocessors": [GuardedExecute if step is Execute else step
+        "Autograde.sanitize_preprocessors": [CheckGradeIds, *defaults["sanitize_preprocessors"].default()],
+        "Autograde.autograde_preprocessors": [TrustedVerdicts if step is Execute else step
                                               for step in defaults["autograde_preprocessors"].default()],
+        "CheckGradeIds.course_root": str(course.root),
+        "TrustedVerdicts.course_root": str(course.root),
+        "TrustedVerdicts.cell_seconds": float(course.cell_timeout),
+        "TrustedVerdicts.notebook_seconds": float(limits.notebook_seconds),
+        "TrustedVerdicts.memory_bytes": limits.memory_bytes,
+        "TrustedVerdicts.processes": limits.processes,
     })
 
 
 def failure_reason(result: dict) -> str:
     """A short reason from nbgrader's captured log and traceback of a failed autograde."""
     text = result.get("log", "") + result.get("error", "")
-    if "DeadKernelError" in text or "Kernel died" in text:
-        return "kernel died"
-    if "CellTimeoutError" in text or "UnresponsiveKernelError" in text or "became unresponsive" in text:
-        return "timeout: a cell kept running after it was interrupted"
     if "NotJSONError" in text or "Notebook does not appear to be JSON" in text or "Unreadable" in text:
         return "could not execute: not a readable notebook"
     errors = [line.strip() for line in text.splitlines()
@@ -166,79 +109,35 @@ def failure_reason(result: dict) -> str:
     return f"could not execute: {errors[-1] if errors else 'nbgrader reported an error'}"
 
 
-def timed_out_cells(nb, source) -> list[str]:
-    """Labels of the student's and the tests' cells that nbgrader's per-cell timeout interrupted.
-
-    A lesson cell left as written can stall for reasons of its own (nbclient and widgets under
-    load); that is not the student's doing, and the tests after it still decide the grade.
-    """
-    lesson = {cell.source for cell in source.cells if not cell.metadata.get("nbgrader", {}).get("grade")
-              and not cell.metadata.get("nbgrader", {}).get("solution")}
-    labels = []
-    for index, cell in enumerate(nb.cells):
-        if cell.source in lesson or integrity.is_probe(cell):
-            continue
-        if any(o.get("ename") == "CellTimeoutError" for o in cell.get("outputs", [])):
-            labels.append(cell.metadata.get("nbgrader", {}).get("grade_id") or f"cell {index + 1}")
-    return labels
-
-
 class _Worker:
-    """One grading process's state: its API, sandbox settings and uid."""
+    """One grading process's state: its nbgrader API."""
 
-    def __init__(self, course: Course, limits: Limits, settings: dict, slot: int, isolate: bool):
+    def __init__(self, course: Course, limits: Limits):
         self.course, self.limits = course, limits
-        self.settings = _configure_process_for(course, settings, slot, isolate)
         self.api = grading_api(course, limits)
 
-    def _kill_kernel(self, fired: threading.Event) -> None:
-        fired.set()
-        try:
-            os.kill(int(Path(self.settings["pidfile"]).read_text()), signal.SIGKILL)
-        except (OSError, ValueError):
-            pass  # the kernel had already gone
-
     def grade(self, student: str, assignment: str) -> str:
-        import nbformat
-        from traitlets.config import Config
-
-        Path(self.settings["pidfile"]).unlink(missing_ok=True)
-        nonce = secrets.token_hex(16)
-        self.api.update_config(Config({"InsertProbes": {"nonce": nonce}}))
-        fired = threading.Event()
-        watchdog = threading.Timer(self.limits.notebook_seconds, self._kill_kernel, (fired,))
-        watchdog.start()
-        try:
-            result = self.api.autograde(assignment, student, force=True, create=True)
-        finally:
-            watchdog.cancel()
-            if self.settings["uid"] is not None:
-                sandbox.kill_processes_of(self.settings["uid"])
-        if fired.is_set():
-            return f"failed: timeout: the notebook ran longer than {self.limits.notebook_seconds:g} s"
+        report = self.course.private_dir / "reports" / student / f"{assignment}.json"
+        report.unlink(missing_ok=True)
+        result = self.api.autograde(assignment, student, force=True, create=True)
         if not result["success"]:
             return f"failed: {failure_reason(result)}"
-        nb = nbformat.read(self.course.autograded(student, assignment), as_version=4)
-        source = nbformat.read(self.course.source(assignment), as_version=4)
-        stalled = timed_out_cells(nb, source)
-        if stalled:
-            return f"failed: timeout in {', '.join(stalled)}"
-        reasons = integrity.read_probes(nb, nonce) + integrity.scan_student_code(nb, source)
-        return f"flagged: {'; '.join(reasons)}" if reasons else OK
+        flags = json.loads(report.read_text())["flags"] if report.exists() else []
+        return f"flagged: {'; '.join(flags)}" if flags else OK
 
 
 _worker: _Worker | None = None
 _worker_error = ""
 
 
-def _start_worker(course, limits, settings, slots, isolate) -> None:
+def _start_worker(course, limits) -> None:
     global _worker, _worker_error
     # Ctrl-C goes to the main process, which stops the pool; workers must not die mid-write.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # nbgrader's gradebook code trips SQLAlchemy 2 warnings that say nothing about grading.
     warnings.filterwarnings("ignore", module="nbgrader|nbformat")
     try:
-        _worker = _Worker(course, limits, settings, slots.get(), isolate)
+        _worker = _Worker(course, limits)
     except Exception as error:  # a pool whose initializer raises restarts it forever
         _worker_error = f"the grader could not start: {type(error).__name__}: {error}"
 
@@ -292,15 +191,10 @@ def grade(course: Course, workers: int | None = None, limits: Limits = Limits(),
     if not jobs:
         return []
     _register_students(course, {student for student, _, _ in jobs})
-    isolate = sandbox.can_isolate()
-    settings = sandbox_settings(course, limits, isolate)
     count = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
     context = multiprocessing.get_context("fork")
-    slots = context.Queue()
-    for slot in range(count):
-        slots.put(slot)
     outcomes = []
-    with context.Pool(count, _start_worker, (course, limits, settings, slots, isolate)) as pool:
+    with context.Pool(count, _start_worker, (course, limits)) as pool:
         bar = tqdm(total=len(jobs), unit="notebook", desc="grading", disable=not progress)
         for outcome in pool.imap_unordered(_grade_job, jobs):
             store.record(outcome)
@@ -312,8 +206,7 @@ def grade(course: Course, workers: int | None = None, limits: Limits = Limits(),
     return outcomes
 
 
-def protection_summary(course: Course, limits: Limits = Limits()) -> str:
-    isolate = sandbox.can_isolate()
-    settings = {**sandbox_settings(course, limits, isolate), "uid": SANDBOX_UID_BASE if isolate else None}
-    return "sandbox: " + ", ".join(sandbox.protections(settings))
-
+def protection_summary(limits: Limits = Limits()) -> str:
+    isolated = sandbox.isolation_available()
+    box = sandbox.SandboxLimits(memory_bytes=limits.memory_bytes, processes=limits.processes)
+    return "sandbox: " + ", ".join(sandbox.protections(box, isolated))

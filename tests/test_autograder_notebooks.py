@@ -25,7 +25,8 @@ pytestmark = pytest.mark.grading
 
 PREFERRED = "06_adagrad"
 NOTEBOOKS = sorted(DEFAULT_NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
-STUDENTS = ("correct", "wrong", "blank", "crashing", "hanging", "patches_numpy", "reference", "swallows_errors")
+STUDENTS = ("correct", "wrong", "blank", "crashing", "hanging", "patches_numpy", "reference", "swallows_errors",
+            "hands_back_reference", "leaks_hidden_inputs")
 
 
 def _hidden_lines(source) -> set[str]:
@@ -88,18 +89,31 @@ def test_real_notebook_release_and_class(tmp_path):
                                                everyone["wrong"])
     assert 0 < expected_wrong < maximum or len(list(_answers(everyone["wrong"]))) == 1
     assert (float(score("wrong")), status("wrong")) == (expected_wrong, "ok")
-    assert (score("crashing"), status("crashing")) == ("", "failed: kernel died")
-    assert score("hanging") == "" and status("hanging").startswith("failed: timeout in ")
-    assert status("patches_numpy").startswith("flagged: student code replaced library functions: numpy.allclose")
-    assert status("reference").startswith("flagged: uses the reference implementation")
-    assert status("swallows_errors").startswith("flagged: student code changed IPython/interpreter hooks")
+    # A statement that ends the process or hangs is skipped; the correct answers after it still count.
+    assert (score("crashing"), status("crashing")) == (f"{maximum:g}", "flagged: " + status("crashing")[9:])
+    assert "ended the process that runs your code" in status("crashing")
+    assert score("hanging") == f"{maximum:g}" and "did not finish within" in status("hanging")
+    assert (float(score("patches_numpy")), status("patches_numpy")) == (expected_wrong, "ok")
+    assert (score("reference"), status("reference")) == (f"{maximum:g}", "ok")
+    assert (score("swallows_errors"), status("swallows_errors")) == ("0", "ok")
+    assert (score("hands_back_reference"), status("hands_back_reference")) == ("0", "ok")
+    assert float(score("leaks_hidden_inputs")) < maximum
 
     pages = commands.feedback(course)
     assert len(pages) == len(STUDENTS)
     hidden_lines = _hidden_lines(nbformat.read(course.source(notebook.stem), as_version=4))
     assert hidden_lines
-    for student in ("correct", "wrong", "blank"):
+    for student in ("correct", "wrong", "blank", "leaks_hidden_inputs"):
         page = course.feedback_dir(student) / notebook.stem / f"{notebook.stem}.html"
         text = html.unescape(re.sub(r"<[^>]+>", "", page.read_text()))
         leaked = [line for line in hidden_lines if line in text]
         assert leaked == [], (student, leaked[:3])
+    # What the answers saw of the hidden tests never comes back: hidden cells carry grader words only.
+    graded = nbformat.read(course.autograded("leaks_hidden_inputs", notebook.stem), as_version=4)
+    hidden_ids = {c.metadata.nbgrader["grade_id"] for c in nbformat.read(course.source(notebook.stem),
+                                                                         as_version=4).cells
+                  if "BEGIN HIDDEN TESTS" in c.source}
+    for cell in graded.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") in hidden_ids:
+            shown = "".join(o.get("text", "") + o.get("evalue", "") for o in cell.outputs)
+            assert "LEAKED" not in shown and shown.startswith(("A hidden test failed.", "Hidden tests passed."))
