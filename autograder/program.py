@@ -3,9 +3,9 @@
 Lesson cells (demonstrations, plots, training runs) are not needed for a verdict and are not
 run. For the test cell at position ``p`` of a submission, the program is, in notebook order:
 
-1. the import statements of the lesson's setup cell (the first code cell), one name at a time,
-   so that one import that fails in the sandbox (the reference optimizers are not there)
-   costs only the names it binds;
+1. the import statements of the lesson's setup cell (the first code cell) that bind a name the
+   code below uses, one name at a time, so that one import that fails in the sandbox (the
+   reference optimizers are not there) costs only the names it binds;
 2. every answer cell above ``p``, whole, as the student wrote it;
 3. from the student's own cells above ``p`` (cells that are not in the source notebook), the
    top-level statements that bind a name the answers use, or an answer's name: a helper
@@ -48,6 +48,7 @@ class Program:
     pieces: list[Piece]
     answers: list[str]
     lesson_names: dict[str, str] = field(default_factory=dict)  # name -> the lesson cell that binds it
+    setup_lines: dict[str, int] = field(default_factory=dict)  # name -> its import's line in the setup piece
 
 
 def python_source(cell_source: str) -> str:
@@ -97,17 +98,18 @@ def answer_names(source_nb) -> list[str]:
     return names
 
 
-def _setup_imports(source_nb) -> str:
-    """The setup cell's imports, one imported name per statement."""
+def _setup_imports(source_nb, needed: set[str]) -> str:
+    """The setup cell's imports of the ``needed`` names, one imported name per statement."""
     first = next((c for c in source_nb.cells if c.cell_type == "code"), None)
     tree = _parse(first.source) if first is not None else None
     lines = []
     for statement in tree.body if tree else []:
         if isinstance(statement, ast.Import):
-            lines += [f"import {a.name}" + (f" as {a.asname}" if a.asname else "") for a in statement.names]
+            lines += [f"import {a.name}" + (f" as {a.asname}" if a.asname else "") for a in statement.names
+                      if (a.asname or a.name.split(".")[0]) in needed]
         elif isinstance(statement, ast.ImportFrom) and statement.level == 0:
             lines += [f"from {statement.module} import {a.name}" + (f" as {a.asname}" if a.asname else "")
-                      for a in statement.names]
+                      for a in statement.names if (a.asname or a.name) in needed]
     return "\n".join(lines) + "\n"
 
 
@@ -127,15 +129,15 @@ def build(source_nb, submitted_nb, before: int) -> Program:
     """The program for a test cell at index ``before`` of ``submitted_nb``."""
     lesson_sources = {cell.source for cell in source_nb.cells if cell.cell_type == "code"}
     answers = answer_names(source_nb)
-    setup = _setup_imports(source_nb)
-    pieces: list[Piece] = [Piece(SETUP, setup)]
+    pieces: list[Piece] = []
     student: list[tuple[str, str, list]] = []  # label, source, top-level statements
     lesson_names: dict[str, str] = {}
     needed = set(answers)
-    available = bound_names_of(setup)
+    available: set[str] = set()
+    first = next((c.source for c in source_nb.cells if c.cell_type == "code"), None)
     for index, cell in enumerate(submitted_nb.cells[:before]):
-        if cell.cell_type != "code":
-            continue
+        if cell.cell_type != "code" or cell.source == first:
+            continue  # the setup cell's imports are taken as needed
         label = cell_label(cell, index)
         source = python_source(cell.source)
         tree = _parse(source)
@@ -153,11 +155,15 @@ def build(source_nb, submitted_nb, before: int) -> Program:
     # Keep notebook order: student pieces sit where their cells are.
     order = {cell_label(c, i): i for i, c in enumerate(submitted_nb.cells[:before])}
     pieces += [Piece(label, source, statements) for label, source, statements in chosen]
-    pieces[1:] = sorted(pieces[1:], key=lambda piece: order.get(piece.label, 0))
-    available |= {n for _, _, body in student for s in body for n in bound_names(s)}
+    pieces.sort(key=lambda piece: order.get(piece.label, 0))
+    # Only the imports something uses: matplotlib or scikit-learn would cost a second a test.
+    setup = _setup_imports(source_nb, needed)
+    pieces.insert(0, Piece(SETUP, setup))
+    available |= bound_names_of(setup) | {n for _, _, body in student for s in body for n in bound_names(s)}
     skipped = {name: where for name, where in lesson_names.items()
                if name not in available and not hasattr(builtins, name)}
-    return Program(pieces, answers, skipped)
+    setup_lines = {name: number for number, line in enumerate(setup.splitlines(), 1) for name in bound_names_of(line)}
+    return Program(pieces, answers, skipped, setup_lines)
 
 
 def bound_names_of(source: str) -> set[str]:

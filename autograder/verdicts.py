@@ -97,6 +97,7 @@ class AnswerProcess:
         self.box = None
         self.dead: str | None = None
         self.deadline: float | None = None
+        self.undefined: set[str] = set()  # names the student's code found undefined during calls
 
     # --- lifetime ------------------------------------------------------------------------
 
@@ -179,6 +180,7 @@ class AnswerProcess:
                 if header["op"] == "returned":
                     result = decoder.decode(header.get("value"))
                     return result
+                self.note_undefined(header)
                 raise self._exception(header, raised_here)
         except wire.ChannelTimeout:
             self.dead = (f"{name} did not return within the {self.budget.cell_seconds:g} s this test has "
@@ -249,6 +251,11 @@ class AnswerProcess:
         error = rebuilt_exception(str(header.get("type", "Exception"))[:80], str(header.get("message", ""))[:1000])
         error.learner_where = _learner_where(header.get("where"))
         return error
+
+    def note_undefined(self, header) -> None:
+        message = str(header.get("message", ""))
+        if header.get("type") == "NameError" and message.count("'") >= 2:
+            self.undefined.add(message.split("'")[1])
 
 
 def _int(value) -> int:
@@ -408,6 +415,7 @@ def judge(source_nb, submitted_nb, *, limits=None,
                 text = _hidden_text(error, program.answers) if hidden else _visible_text(error)
                 if isinstance(error, NameError) and getattr(error, "name", None) in program.answers:
                     text += _undefined(error.name, loaded, report)
+                text += _missing_names(process.undefined, program, loaded)
                 report.verdicts.append(Verdict(grade_id, False, text, hidden))
             else:
                 text = "Hidden tests passed." if hidden else (printed.getvalue()[-10_000:] or "Passed.")
@@ -415,6 +423,22 @@ def judge(source_nb, submitted_nb, *, limits=None,
         finally:
             process.close()
     return report
+
+
+def _missing_names(names: set[str], program: programs.Program, loaded: Loaded) -> str:
+    """Why names the answers used were undefined, when grading knows: a lesson cell, a lesson import."""
+    failed_imports = {line: error for error in loaded.errors if error.get("cell") == programs.SETUP
+                      for line in [error.get("line")]}
+    notes = []
+    for name in sorted(names):
+        if name in program.lesson_names:
+            notes.append(f"{name} is defined in {program.lesson_names[name]}, a lesson cell that grading does "
+                         f"not run: an answer must define or import what it uses.")
+        elif program.setup_lines.get(name) in failed_imports:
+            notes.append(f"{name} comes from the lesson's imports, which grading cannot offer "
+                         f"({str(failed_imports[program.setup_lines[name]].get('message'))[:120]}): "
+                         f"an answer may not use the reference.")
+    return "".join("\n" + note for note in notes)
 
 
 def _undefined(name: str, loaded: Loaded, report: Report) -> str:

@@ -157,9 +157,12 @@ def test_the_reference_and_lesson_variables_are_not_there_and_the_feedback_says_
     test = {"visible": "sgd_update(np.ones(2), np.ones(2), {'step': 0, 'momentum_buffer': None})"}
     verdict, _ = _judge(_notebook(answer, test))
     assert "NameError: name 'SGD' is not defined" in verdict["visible"].text
+    assert "SGD comes from the lesson's imports, which grading cannot offer" in verdict["visible"].text
     source = _notebook(uses_lesson, test, extra_cells=[lesson])
     program = programs.build(source, source, len(source.cells) - 1)
     assert program.lesson_names == {"helper_scale": "cell 2"}
+    verdict, _ = _judge(source)
+    assert "helper_scale is defined in cell 2, a lesson cell that grading does not run" in verdict["visible"].text
 
 
 def test_a_helper_in_a_students_own_cell_is_run_but_not_their_experiments():
