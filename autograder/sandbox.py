@@ -77,6 +77,7 @@ class SandboxLimits:
     file_bytes: int = 64 << 20  # largest file it may write (RLIMIT_FSIZE)
     tmp_bytes: int = 256 << 20  # size of each private tmpfs (/tmp etc.)
     cpu_seconds: int = 600  # RLIMIT_CPU per process, a backstop; wall time is the caller's job
+    cpus: float = 1.0  # CPU share for the whole sandbox (cgroup cpu controller, where there is one)
 
 
 @lru_cache(maxsize=None)
@@ -98,7 +99,8 @@ def protections(limits: SandboxLimits, isolated: bool) -> list[str]:
                 "scratch working directory and home",
                 f"{memory} of address space per process (RLIMIT_AS), no process limit", common]
     cgroups = _cgroup_parents()
-    limit = (f"{memory} of memory and {processes} processes for the whole sandbox (cgroup {cgroups[0]})"
+    limit = (f"{memory} of memory, {processes} processes and {limits.cpus:g} CPU for the whole sandbox "
+             f"(cgroup {cgroups[0]}; the CPU share where the machine has the cpu controller)"
              if cgroups else
              f"{memory} of address space per process (RLIMIT_AS) and {processes} processes (RLIMIT_NPROC "
              "for its uid): no cgroup could be made")
@@ -334,7 +336,7 @@ def _cgroup_parents() -> tuple[str, list[str]] | None:
             if after[0] == "cgroup2":
                 mounts.setdefault("", (fields[4], fields[3]))
             elif after[0] == "cgroup":
-                for name in set(after[2].split(",")) & {"memory", "pids"}:
+                for name in set(after[2].split(",")) & {"memory", "pids", "cpu"}:
                     mounts[name] = (fields[4], fields[3])
     own = {}
     with open("/proc/self/cgroup") as lines:
@@ -351,15 +353,19 @@ def _cgroup_parents() -> tuple[str, list[str]] | None:
 
     wanted = {"memory", "pids"}
     if "" in mounts and wanted <= _words(os.path.join(mounts[""][0], "cgroup.controllers")):
+        # The CPU share is welcome where v2 offers it, never required.
+        wanted |= {"cpu"} & _words(os.path.join(mounts[""][0], "cgroup.controllers"))
         for parent in candidates(""):
             with suppress(OSError):
                 if not wanted <= _words(os.path.join(parent, "cgroup.subtree_control")):
-                    _write(os.path.join(parent, "cgroup.subtree_control"), "+memory +pids")
+                    _write(os.path.join(parent, "cgroup.subtree_control"), " ".join(f"+{c}" for c in sorted(wanted)))
                 return "v2", [parent]
     if "memory" in mounts and "pids" in mounts:
-        parents = [next((p for p in candidates(c) if os.access(p, os.W_OK)), None) for c in ("memory", "pids")]
+        writable = lambda c: next((p for p in candidates(c) if os.access(p, os.W_OK)), None)
+        parents = [writable(c) for c in ("memory", "pids")]
         if None not in parents:
-            return "v1", parents
+            cpu = writable("cpu") if "cpu" in mounts else None
+            return "v1", parents + ([cpu] if cpu and cpu not in parents else [])
     return None
 
 
@@ -372,10 +378,13 @@ def _make_cgroups(parents: list[str], name: str, limits: SandboxLimits) -> list[
             os.mkdir(path)
             made.append(path)
             # Whichever of v2's and v1's files the hierarchy has; swap counts as memory too.
+            period = 100_000  # microseconds; the quota is the CPU time per period for all processes
+            quota = max(1000, int(limits.cpus * period))
             for setting, value in (("memory.max", limits.memory_bytes), ("memory.swap.max", 0),
                                    ("memory.limit_in_bytes", limits.memory_bytes),
                                    ("memory.memsw.limit_in_bytes", limits.memory_bytes),
-                                   ("pids.max", limits.processes)):
+                                   ("pids.max", limits.processes), ("cpu.max", f"{quota} {period}"),
+                                   ("cpu.cfs_period_us", period), ("cpu.cfs_quota_us", quota)):
                 if os.path.exists(os.path.join(path, setting)):
                     _write(os.path.join(path, setting), str(value))
     except OSError as error:

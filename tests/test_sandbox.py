@@ -252,6 +252,31 @@ def test_fork_bomb_stops_at_the_process_limit():
 
 
 @needs_isolation
+def test_busy_processes_share_one_cpu_so_other_sandboxes_keep_theirs():
+    found = sandbox._cgroup_parents()
+    if not found or not any(os.path.exists(os.path.join(p, name)) for p in found[1]
+                            for name in ("cpu.cfs_quota_us", "cgroup.controllers")):
+        pytest.skip("no cgroup cpu controller on this machine")
+    report, _ = run("""
+        import time
+        children = []
+        for _ in range(3):
+            pid = os.fork()
+            if pid == 0:
+                end = time.monotonic() + 1.5
+                while time.monotonic() < end:
+                    pass
+                os._exit(0)
+            children.append(pid)
+        for pid in children:
+            os.waitpid(pid, 0)
+        used = os.times()
+        report(used.children_user + used.children_system)
+    """, limits=SandboxLimits(cpus=0.5))
+    assert report < 1.2  # three busy processes for 1.5 s, held to half a CPU together
+
+
+@needs_isolation
 def test_cannot_signal_host_processes():
     report, _ = run(f"""
         outcomes = []
