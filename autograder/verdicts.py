@@ -369,60 +369,62 @@ def _notes_for(loaded: Loaded, program: programs.Program) -> dict[str, list[str]
 def judge(source_nb, submitted_nb, *, limits=None,
           isolate: bool | None = None, budget: Budget = Budget(), salt: int | None = None) -> Report:
     """Run every test cell of ``submitted_nb`` (code from ``source_nb``) against its answers."""
-    from course_lib import checks
-
     limits = limits or sandbox.SandboxLimits()
     report = Report()
     sources = {c.metadata.nbgrader["grade_id"]: c.source for c in source_nb.cells if programs.is_test(c)}
     namespace = _trusted_namespace(source_nb)
-    skip: set[tuple[str, int]] = set()
+    skip: set[tuple[str, int]] = set()  # statements that hung or ended the process, for every later test
     finish = time.monotonic() + budget.notebook_seconds
     salt = secrets.randbits(62) if salt is None else salt
     for index, cell in enumerate(submitted_nb.cells):
-        if not programs.is_test(cell) or cell.metadata.nbgrader.get("grade_id") not in sources:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if not programs.is_test(cell) or grade_id not in sources:
             continue
-        grade_id = cell.metadata.nbgrader["grade_id"]
-        code = sources[grade_id]
-        hidden = HIDDEN_MARKER in code
-        program = programs.build(source_nb, submitted_nb, index)
+        hidden = HIDDEN_MARKER in sources[grade_id]
         if finish <= time.monotonic():
             report.verdicts.append(Verdict(grade_id, False, "Not run: the notebook ran out of its time.", hidden))
             continue
+        program = programs.build(source_nb, submitted_nb, index)
         process = AnswerProcess(limits, isolate, budget)
-        loaded = _load(process, program, skip, report)
-        # Loading is the answers' own time (a stalled statement is skipped); the test gets its own.
-        started = time.monotonic()
-        remaining = min(budget.cell_seconds, max(finish - started, 0.001))
         try:
+            loaded = _load(process, program, skip, report)
             for label, notes in _notes_for(loaded, program).items():
                 known = report.cell_notes.setdefault(label, [])
                 known += [n for n in notes if n not in known]
-            stand_ins = {name: answer_function(process, name, loaded.answers.get(name, {}), loaded.decoder)
-                         for name in program.answers
-                         if isinstance(loaded.answers.get(name), dict) and "parameters" in loaded.answers[name]}
-            for name in program.answers:
-                namespace.pop(name, None)
-            namespace.update(stand_ins)
-            left = remaining - (time.monotonic() - started)
-            process.deadline = time.monotonic() + max(left, 0.001)
-            printed = io.StringIO()
-            try:
-                with checks.fresh_cases(salt), contextlib.redirect_stdout(printed), _Timer(left):
-                    exec(compile(code, f"<test {grade_id}>", "exec"), namespace)
-            except BaseException as error:  # noqa: BLE001 - every failure is a verdict
-                if isinstance(error, (KeyboardInterrupt, SystemExit)):
-                    raise
-                text = _hidden_text(error, program.answers) if hidden else _visible_text(error)
-                if isinstance(error, NameError) and getattr(error, "name", None) in program.answers:
-                    text += _undefined(error.name, loaded, report)
-                text += _missing_names(process.undefined, program, loaded)
-                report.verdicts.append(Verdict(grade_id, False, text, hidden))
-            else:
-                text = "Hidden tests passed." if hidden else (printed.getvalue()[-10_000:] or "Passed.")
-                report.verdicts.append(Verdict(grade_id, True, text, hidden))
+            # Loading is the answers' own time (a stalled statement is skipped); the test gets its own.
+            seconds = min(budget.cell_seconds, max(finish - time.monotonic(), 0.001))
+            passed, text = _run_test(sources[grade_id], grade_id, hidden, namespace, process, program, loaded,
+                                     report, salt, seconds)
+            report.verdicts.append(Verdict(grade_id, passed, text, hidden))
         finally:
             process.close()
     return report
+
+
+def _run_test(code: str, grade_id: str, hidden: bool, namespace: dict, process: AnswerProcess,
+              program: programs.Program, loaded: Loaded, report: Report, salt: int,
+              seconds: float) -> tuple[bool, str]:
+    """Execute one test cell's code here, the answers bound to stand-ins; ``(passed, what to show)``."""
+    from course_lib import checks
+
+    for name in program.answers:
+        namespace.pop(name, None)
+        description = loaded.answers.get(name)
+        if isinstance(description, dict) and "parameters" in description:
+            namespace[name] = answer_function(process, name, description, loaded.decoder)
+    process.deadline = time.monotonic() + seconds
+    printed = io.StringIO()
+    try:
+        with checks.fresh_cases(salt), contextlib.redirect_stdout(printed), _Timer(seconds):
+            exec(compile(code, f"<test {grade_id}>", "exec"), namespace)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as error:  # noqa: BLE001 - every other failure is a verdict
+        text = _hidden_text(error, program.answers) if hidden else _visible_text(error)
+        if isinstance(error, NameError) and getattr(error, "name", None) in program.answers:
+            text += _why_undefined(error.name, loaded, report)
+        return False, text + _missing_names(process.undefined, program, loaded)
+    return True, "Hidden tests passed." if hidden else (printed.getvalue()[-10_000:] or "Passed.")
 
 
 def _missing_names(names: set[str], program: programs.Program, loaded: Loaded) -> str:
@@ -441,7 +443,11 @@ def _missing_names(names: set[str], program: programs.Program, loaded: Loaded) -
     return "".join("\n" + note for note in notes)
 
 
-def _undefined(name: str, loaded: Loaded, report: Report) -> str:
+def _why_undefined(name: str, loaded: Loaded, report: Report) -> str:
+    """What kept an answer from being defined: it is not a function, or its cell's problems."""
+    described = loaded.answers.get(name)
+    if isinstance(described, dict) and "not_callable" in described:
+        return f"\n{name} is a {str(described['not_callable'])[:60]}, not a function."
     problems = [n for notes in report.cell_notes.values() for n in notes]
     return ("\n" + "\n".join(problems[:3])) if problems else ""
 
