@@ -77,6 +77,8 @@ def _run(args, course: Course, limits: Limits) -> int:
             print(f"placed {origin} -> {student}/{assignment}")
         for origin, reason in report.unplaced:
             print(f"COULD NOT PLACE {origin}: {reason}")
+        for note in report.notes:
+            print(f"note: {note}")
         print(f"{len(report.placed)} placed, {len(report.unplaced)} not placed")
         return 1 if report.unplaced else 0
     if args.command == "grade":
@@ -88,9 +90,12 @@ def _run(args, course: Course, limits: Limits) -> int:
         print(f"{len(outcomes)} graded now, {len(failed)} failed" if outcomes else "nothing new to grade")
         return 0
     if args.command == "feedback":
-        for page in commands.feedback(course):
+        pages = commands.feedback(course)
+        for page in pages:
             print(page)
-        return 0
+        for (student, assignment), reason in sorted(pages.failed.items()):
+            print(f"NO FEEDBACK PAGE for {student}/{assignment}: {reason}")
+        return 1 if pages.failed else 0
     if args.command == "export":
         destination = args.output or course.root / "grades.csv"
         commands.export(course, destination)

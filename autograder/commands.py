@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import csv
 import html
+import json
+import multiprocessing
+import os
+import re
 import shutil
+import stat
+import unicodedata
 import zipfile
-from dataclasses import dataclass, field
+from collections import Counter
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path, PurePosixPath
 
 from .checking import Graded, generate, grade_files, scratch_course
@@ -67,73 +77,308 @@ def release(course: Course, names=(), workers: int | None = None, limits: Limits
 
 # --- collect ------------------------------------------------------------------------------
 
+STUDENT_ID_MAX = 64  # characters: a readable id, and paths far below the 255-byte name limit
+SYMLINK = "a symbolic link, not a submission"
+
+# Canvas, "Download submissions": flat files <name>[_LATE]_<user id>_<file id>_<file name>, where
+# <name> is the sortable name ("Smith, John") lowercased with everything but letters and digits
+# removed ("smithjohn"). User ids are Canvas-wide, so they identify a person in every download.
+_CANVAS_FILE = re.compile(r"(?P<name>[^\W_]+)(?:_LATE)?_(?P<number>\d+)_\d+_(?P<file>.+)")
+_CANVAS_ANONYMOUS = re.compile(r"(?:LATE_)?anon_[^\W_]+_\d+_.+")
+# Moodle, "Download all submissions": <Full Name>_<participant id>_assignsubmission_file[_]/<file>
+# (folders, Moodle 3.1 and later) or flat <Full Name>_<participant id>_assignsubmission_file_<file>.
+# Moodle writes '_' in names as spaces, so the name never holds one; participant ids are drawn
+# afresh for every assignment, so only the name identifies a person across downloads.
+_MOODLE_FOLDER = re.compile(r"(?P<name>[^_]+)_(?P<number>\d+)_assignsubmission_file_?")
+_MOODLE_FILE = re.compile(r"(?P<name>[^_]+)_(?P<number>\d+)_assignsubmission_file_(?P<file>.+)")
+# A file uploaded again under the same name: Canvas stores "09_adam-1.ipynb", Moodle "09_adam (1).ipynb".
+_REUPLOADED = {"Canvas": re.compile(r"(?P<stem>.+)-(?P<version>\d+)"),
+               "Moodle": re.compile(r"(?P<stem>.+) \((?P<version>\d+)\)")}
+
+
 @dataclass
 class CollectReport:
     placed: list[tuple[str, str, str]] = field(default_factory=list)  # student, assignment, origin
     unplaced: list[tuple[str, str]] = field(default_factory=list)  # origin, reason
+    notes: list[str] = field(default_factory=list)  # student ids that had to be told apart, and why
 
 
+@dataclass(frozen=True)
+class _Entry:
+    name: str  # relative to the folder or archive, '/'-separated
+    read: Callable[[], bytes] | None
+    refused: str = ""  # why the entry is not even read
+
+
+@dataclass(frozen=True)
+class _Found:
+    """An entry that names its notebook and its student (LMS students get their ids later)."""
+
+    origin: str
+    assignment: str
+    name: str  # the student id (<student>/<notebook>.ipynb), or the LMS's name for the person
+    lms: str = ""  # "Canvas" or "Moodle"
+    number: str = ""  # the LMS's id of the person in this download
+    version: int = 0  # the LMS's re-upload counter: higher is newer
+    read: Callable[[], bytes] | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def identity(self) -> str:
+        """Who this is in every download of the LMS (the key of the record of LMS students)."""
+        return f"canvas:{self.number}" if self.lms == "Canvas" else f"moodle:{self.name}"
+
+
+def _read_file(path: Path) -> bytes:
+    """The file's bytes; O_NOFOLLOW refuses a file swapped for a link after the walk saw it."""
+    with os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), "rb") as handle:
+        return handle.read()
+
+
+def _folder_entries(root: Path) -> list[_Entry]:
+    """Every file under ``root``; links (to files or folders) are refused and never followed.
+
+    A link could make another student's file, or the course's source notebook, look like a
+    submission.
+    """
+    entries = []
+    for folder, dirs, files in os.walk(root, followlinks=False):
+        dirs.sort()
+        for path in sorted(Path(folder, name) for name in dirs + files):
+            name = path.relative_to(root).as_posix()
+            if path.is_symlink():
+                entries.append(_Entry(name, None, SYMLINK))
+            elif not path.is_dir():
+                regular = path.is_file()
+                entries.append(_Entry(name, partial(_read_file, path) if regular else None,
+                                      "" if regular else "not a regular file"))
+    return entries
+
+
+def _archive_entries(archive: zipfile.ZipFile) -> list[_Entry]:
+    """Every file of the archive; links, absolute paths and '..' are refused."""
+    entries = []
+    for info in archive.infolist():
+        if info.is_dir():
+            continue
+        if stat.S_ISLNK(info.external_attr >> 16):
+            refused = SYMLINK
+        elif info.filename.startswith("/") or ".." in PurePosixPath(info.filename).parts:
+            refused = "an absolute path or '..' in the archive"
+        else:
+            refused = ""
+        entries.append(_Entry(info.filename, None if refused else partial(archive.read, info), refused))
+    return entries
+
+
+@contextmanager
 def _entries(path: Path):
-    """``(name, read)`` for every file in a folder or zip archive, names relative and '/'-separated."""
+    """The entries of a folder or zip archive, readable until the block ends."""
     if path.is_dir():
-        for file in sorted(p for p in path.rglob("*") if p.is_file()):
-            yield file.relative_to(path).as_posix(), file.read_bytes
+        yield _folder_entries(path)
     elif zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as archive:
-            for info in archive.infolist():
-                if not info.is_dir():
-                    yield info.filename, (lambda info=info: archive.read(info))
+            yield _archive_entries(archive)
     else:
         raise ValueError(f"{path} is neither a folder nor a zip archive")
 
 
-def _place(name: str, assignments: list[str]) -> tuple[str, str] | str:
-    """``(student, assignment)`` for an entry name, or the reason it cannot be placed."""
-    parts = PurePosixPath(name).parts
-    filename = PurePosixPath(name)
-    if filename.suffix != ".ipynb":
+def _released_notebook(filename: str, assignments: list[str], lms: str) -> tuple[str, int] | None:
+    """``(assignment, version)`` if ``filename`` is a released notebook's, perhaps re-uploaded."""
+    stem = filename.removesuffix(".ipynb")
+    if stem in assignments:
+        return stem, 0
+    copy = _REUPLOADED[lms].fullmatch(stem) if lms else None
+    if copy and copy["stem"] in assignments:
+        return copy["stem"], int(copy["version"])
+    return None
+
+
+def _from_lms(origin: str, lms: str, match: re.Match, filename: str, assignments: list[str]) -> _Found | str:
+    notebook = _released_notebook(filename, assignments, lms)
+    if notebook is None:
+        return (f"{filename} (in the {lms} download of {match['name']!r}) is not a released notebook "
+                f"({', '.join(assignments)})")
+    return _Found(origin, notebook[0], match["name"], lms, match["number"], notebook[1])
+
+
+def _place(name: str, assignments: list[str]) -> _Found | str:
+    """The notebook and student an entry name says, or the reason it cannot be placed.
+
+    Layouts, tried in this order (see :func:`collect`): inside a Moodle submission folder;
+    ``<student>/<notebook>.ipynb`` at the top level; a Canvas file; a flat Moodle file. Anything
+    else is refused rather than guessed.
+    """
+    path = PurePosixPath(name)
+    if path.suffix != ".ipynb":
         return "not a notebook"
-    if ".ipynb_checkpoints" in parts or any(part.startswith(("__MACOSX", ".")) for part in parts):
+    if ".ipynb_checkpoints" in path.parts or any(part.startswith(("__MACOSX", ".")) for part in path.parts):
         return "a checkpoint or hidden file, not a submission"
-    stem = filename.stem
-    if len(parts) >= 2 and stem in assignments:
-        student = parts[-2]
-    else:
-        # LMS downloads name files "<student>_<ids...>_<notebook>.ipynb" in one folder.
-        matches = [a for a in assignments if stem.endswith("_" + a) and len(stem) > len(a) + 1]
-        if not matches:
-            return f"{filename.name} is not a released notebook ({', '.join(assignments) or 'none released'})"
-        stem = max(matches, key=len)
-        student = filename.stem[: -len(stem) - 1].split("_")[0]
-    if not STUDENT_ID.match(student):
+    folders = [match for part in path.parts[:-1] if (match := _MOODLE_FOLDER.fullmatch(part))]
+    if len(folders) > 1:
+        return "inside more than one Moodle submission folder: whose is it?"
+    if folders:
+        return _from_lms(name, "Moodle", folders[0], path.name, assignments)
+    if path.stem in assignments:
+        if len(path.parts) != 2:
+            return f"not in a student's folder at the top level (<student>/{path.name}): whose is it?"
+        return _Found(name, path.stem, path.parts[0])
+    if _CANVAS_ANONYMOUS.fullmatch(path.name):
+        return "an anonymous Canvas download: its ids change with every assignment; download with names"
+    for lms, pattern in (("Canvas", _CANVAS_FILE), ("Moodle", _MOODLE_FILE)):
+        if match := pattern.fullmatch(path.name):
+            return _from_lms(name, lms, match, match["file"], assignments)
+    return (f"{path.name} is not a released notebook ({', '.join(assignments)}), "
+            "nor a Canvas or Moodle name for one")
+
+
+def _safe_name(name: str) -> str:
+    """An LMS name as a student id: ASCII letters (accents dropped) and digits, lowercase, '_' for spaces."""
+    folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+    return re.sub(r"[^a-z0-9_-]", "", "_".join(folded.split())).strip("_-")
+
+
+def _student_id_problem(student: str) -> str:
+    if len(student) > STUDENT_ID_MAX:
+        return f"student id {student[:20]!r}... is {len(student)} characters long (at most {STUDENT_ID_MAX})"
+    if not STUDENT_ID.fullmatch(student):
         return f"student id {student!r} is not a plain name (letters, digits, '_', '.', '-')"
-    return student, stem
+    return ""
+
+
+def _lms_student_ids(found: list[_Found], known: dict[str, str],
+                     taken: set[str]) -> tuple[dict, dict, list[str]]:
+    """Student ids of the LMS people in ``found``: by ``(lms, number)``, to record, and notes.
+
+    A person recorded by an earlier collect (``known``: identity -> id) keeps that id, so ids are
+    stable from one download to the next. A new person gets their safe name, unless it is empty,
+    already a student's (``taken``), or shared with another person of this download: then every
+    one of them gets ``<name>_<number>``, never a merge. Only people whose identity is theirs
+    alone in this download are recorded (two Moodle participants may share a full name).
+    """
+    people = {(f.lms, f.number): f for f in found if f.lms}
+    identities = Counter(person.identity for person in people.values())
+    ids = {key: known[person.identity] for key, person in people.items()
+           if identities[person.identity] == 1 and person.identity in known}
+    new = {key: person for key, person in people.items() if key not in ids}
+    names = Counter(_safe_name(person.name) for person in new.values())
+    taken = taken | set(known.values())
+    notes = []
+    for key, person in new.items():
+        base = _safe_name(person.name)
+        if not base:
+            why = f"the {person.lms} name {person.name!r} has no letter or digit for an id"
+        elif identities[person.identity] > 1:
+            why = (f"more than one {person.lms} participant is named {person.name!r}; participant ids change "
+                   "with every assignment, so match their notebooks by hand")
+        elif names[base] > 1:
+            why = f"{base!r} is the name of more than one {person.lms} student in this download"
+        elif base in taken:
+            why = f"{base!r} is already another student's id"
+        else:
+            ids[key] = base
+            continue
+        ids[key] = f"{base or person.lms.lower()}_{person.number}"
+        notes.append(f"{ids[key]}: {why}")
+    record = {person.identity: ids[key] for key, person in people.items() if identities[person.identity] == 1}
+    return ids, record, notes
+
+
+def _newest(found: list[tuple[str, _Found]]) -> tuple[dict[tuple[str, str], _Found], list[tuple[str, str]]]:
+    """One entry per ``(student, assignment)``: the highest re-upload, else the first; why not the others."""
+    kept: dict[tuple[str, str], _Found] = {}
+    for student, entry in found:
+        other = kept.get((student, entry.assignment))
+        if other is None or entry.version > other.version:
+            kept[(student, entry.assignment)] = entry
+    dropped = []
+    for student, entry in found:
+        winner = kept[(student, entry.assignment)]
+        if entry is winner:
+            continue
+        if entry.version < winner.version:
+            dropped.append((entry.origin, f"an earlier upload for {student}/{entry.assignment} "
+                                          f"(kept the re-upload {winner.origin})"))
+        else:
+            dropped.append((entry.origin, f"a second file for {student}/{entry.assignment} "
+                                          f"(kept {winner.origin})"))
+    return kept, dropped
 
 
 def collect(course: Course, path: Path) -> CollectReport:
-    """Copy every submission found in ``path`` into ``submitted/<student>/<nb>/<nb>.ipynb``."""
+    """Copy every submission found in ``path`` into ``submitted/<student>/<nb>/<nb>.ipynb``.
+
+    ``path`` is a folder or a zip archive in one of these layouts, told apart by their names:
+
+    * ``<student>/<notebook>.ipynb`` at the top level: the folder's name is the student id;
+    * Canvas: ``<name>[_LATE]_<user id>_<file id>_<notebook>[-N].ipynb``;
+    * Moodle: ``<Full Name>_<participant id>_assignsubmission_file[_]/<notebook>[ (N)].ipynb``,
+      or the same flat with ``_`` for ``/``.
+
+    An LMS student's id is the LMS's name made safe (ASCII letters and digits, lowercase, ``_``
+    for spaces: ``smithjohn``, ``mary_jane_doe``). When that name is someone else's id already,
+    or two people of one download share it, each of them becomes ``<name>_<LMS id>`` and the
+    report says so. Ids are recorded in the course, so a student keeps theirs in later downloads
+    (Canvas by user id, Moodle by full name: its participant ids change with every assignment).
+    Of two files for one notebook of one student the re-upload (``-1``, `` (1)``) wins, else the
+    first. Links, hidden files, unknown names and ambiguous ones are reported, never followed or
+    guessed, and one bad entry never stops the others.
+    """
     assignments = course.released_assignments()
     if not assignments:
         raise ValueError("nothing is released yet: run `release` first")
+    record = course.private_dir / "lms_students.json"
+    known = json.loads(record.read_text()) if record.exists() else {}
     report = CollectReport()
-    seen = {}
-    for name, read in _entries(Path(path)):
-        placement = _place(name, assignments)
-        if isinstance(placement, str):
-            report.unplaced.append((name, placement))
-            continue
-        if placement in seen:
-            report.unplaced.append((name, f"a second file for {'/'.join(placement)} (kept {seen[placement]})"))
-            continue
-        seen[placement] = name
-        target = course.submitted(*placement)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(read())
-        report.placed.append((*placement, name))
+    with _entries(Path(path)) as entries:
+        found = []
+        for entry in entries:
+            placement = entry.refused or _place(entry.name, assignments)
+            if isinstance(placement, str):
+                report.unplaced.append((entry.name, placement))
+            else:
+                found.append(replace(placement, read=entry.read))
+        taken = {f.name for f in found if not f.lms} | {s for s, _ in course.submissions()}
+        ids, recorded, report.notes = _lms_student_ids(found, known, taken)
+        named = []
+        for entry in found:
+            student = ids[(entry.lms, entry.number)] if entry.lms else entry.name
+            problem = _student_id_problem(student)
+            if problem:
+                report.unplaced.append((entry.origin, problem))
+            else:
+                named.append((student, entry))
+        kept, dropped = _newest(named)
+        report.unplaced += dropped
+        for (student, assignment), entry in kept.items():
+            target = course.submitted(student, assignment)
+            try:
+                data = entry.read()
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+            except Exception as error:  # a damaged archive member raises almost anything; go on
+                report.unplaced.append((entry.origin, f"could not be copied: {type(error).__name__}: {error}"))
+                continue
+            report.placed.append((student, assignment, entry.origin))
+    updated = {**known, **{identity: s for identity, s in recorded.items() if not _student_id_problem(s)}}
+    if updated != known:
+        record.parent.mkdir(parents=True, exist_ok=True)
+        record.write_text(json.dumps(updated, indent=1, sort_keys=True))
     return report
 
 
 # --- feedback -----------------------------------------------------------------------------
+
+FEEDBACK_PAGE_SECONDS = 30.0
+# nbconvert's strip_files_prefix also rewrites markdown links to files/ with a regex that takes
+# quadratic time on a line of many '[': a 100 KB markdown cell took a minute to render. Markdown
+# is HTML by the time the filter runs, so the HTML attribute pattern is all that is needed.
+_FILES_URL = re.compile(r"""(src|href)=(['"]?)/?files/""")
+
+
+def _strip_files_prefix(text: str) -> str:
+    """nbconvert's ``strip_files_prefix`` filter for HTML, in linear time."""
+    return _FILES_URL.sub(r"\1=\2", text)
+
 
 def _scores(course: Course) -> dict[tuple[str, str], tuple[float, float]]:
     """``(student, assignment) -> (score, max)`` for every graded (not failed) submission."""
@@ -154,48 +399,117 @@ def _scores(course: Course) -> dict[tuple[str, str], tuple[float, float]]:
     return scores
 
 
-def feedback(course: Course) -> list[Path]:
-    """Per-student HTML: one page per graded notebook plus an index with every status."""
+def _feedback_api(course: Course):
+    """nbgrader's API for feedback: hidden tests redacted, the linear files/ filter."""
     from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
     from nbgrader.preprocessors import GetGrades
 
     from .preprocessors import RedactHiddenTests
 
-    course.prepare()
-    api = course.api(**{
+    return course.api(**{
         "GenerateFeedback.preprocessors": [GetGrades, RedactHiddenTests, CSSHTMLHeaderPreprocessor],
         "RedactHiddenTests.course_root": str(course.root),
+        "HTMLExporter.filters": {"strip_files_prefix": _strip_files_prefix},
     })
+
+
+def _failure_reason(result: dict) -> str:
+    """The last exception nbgrader logged (not its own summary), without its module path."""
+    text = result.get("log", "") + result.get("error", "")
+    errors = [line.strip() for line in text.splitlines()
+              if re.match(r"\s*[\w.]*(Error|Exception): ", line) and "NbGraderException" not in line]
+    return re.sub(r"^(?:\w+\.)+", "", errors[-1]) if errors else "nbgrader reported an error"
+
+
+def _generate_page(api, student: str, assignment: str, sender) -> None:
+    """In the child: make the page, send ``None`` or the reason it failed (short: students read it)."""
+    try:
+        result = api.generate_feedback(assignment, student, force=True)
+        reason = None if result["success"] else _failure_reason(result)
+    except Exception as error:
+        reason = f"{type(error).__name__}: {error}"
+    sender.send(reason if reason is None or len(reason) <= 160 else reason[:157] + "...")
+
+
+def _feedback_page(api, student: str, assignment: str, seconds: float) -> str | None:
+    """Make one student's feedback page within ``seconds``; ``None``, or why there is no page.
+
+    A child process does the work, so a notebook that makes nbconvert fail, run for minutes or
+    crash costs only its own page, never the class's.
+    """
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(target=_generate_page, args=(api, student, assignment, sender), daemon=True)
+    child.start()
+    sender.close()
+    try:
+        if not receiver.poll(seconds):
+            return f"took longer than {seconds:g} s"
+        try:
+            return receiver.recv()
+        except EOFError:
+            child.join()
+            return f"the page generator died (exit code {child.exitcode})"
+    finally:
+        child.kill()
+        child.join()
+        receiver.close()
+
+
+def _index_row(assignment: str, status: str, score: tuple[float, float] | None, failure: str | None) -> str:
+    if score is None or failure:
+        name = html.escape(assignment)
+    else:
+        name = f'<a href="{assignment}/{assignment}.html">{html.escape(assignment)}</a>'
+    points = f"{score[0]:g} / {score[1]:g}" if score else "&ndash;"
+    note = f"<br>feedback could not be generated: {html.escape(failure)}" if failure else ""
+    return f"<tr><td>{name}</td><td>{points}</td><td>{html.escape(status)}{note}</td></tr>"
+
+
+def _write_index(course: Course, student: str, rows: list[str]) -> Path:
+    page = course.feedback_dir(student) / "index.html"
+    page.parent.mkdir(parents=True, exist_ok=True)
+    page.write_text(
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Feedback for {html.escape(student)}</title>"
+        f"</head><body><h1>Feedback for {html.escape(student)}</h1><table border='1' cellpadding='4'>"
+        "<tr><th>notebook</th><th>score</th><th>status</th></tr>" + "".join(rows) + "</table>"
+        "<p>A notebook that could not be graded shows why; your instructor looks at every one.</p>"
+        "</body></html>\n")
+    return page
+
+
+class FeedbackPages(list):
+    """Every student's index page (the list), and ``failed``: ``(student, assignment) -> reason``."""
+
+    def __init__(self, pages: list[Path], failed: dict[tuple[str, str], str]):
+        super().__init__(pages)
+        self.failed = failed
+
+
+def feedback(course: Course, page_seconds: float = FEEDBACK_PAGE_SECONDS) -> FeedbackPages:
+    """Per-student HTML: one page per graded notebook plus an index with every status.
+
+    A page that cannot be made within ``page_seconds`` (or at all) is left out, its index row
+    says why, and the others are made all the same.
+    """
+    course.prepare()
+    api = _feedback_api(course)
     store, scores = StatusStore(course), _scores(course)
+    failed = {}
     by_student: dict[str, list[str]] = {}
     for student, assignment in course.submissions():
         by_student.setdefault(student, []).append(assignment)
         if (student, assignment) in scores:
-            result = api.generate_feedback(assignment, student, force=True)
-            if not result["success"]:
-                raise RuntimeError(f"feedback for {student}/{assignment} failed:\n{result.get('error')}")
+            reason = _feedback_page(api, student, assignment, page_seconds)
+            if reason:
+                failed[(student, assignment)] = reason
+                shutil.rmtree(course.feedback_dir(student) / assignment, ignore_errors=True)
     pages = []
     for student, assignments in sorted(by_student.items()):
-        rows = []
-        for assignment in assignments:
-            status = store.status(student, assignment) or "not graded yet"
-            if (student, assignment) in scores:
-                score, maximum = scores[(student, assignment)]
-                link = f'<a href="{assignment}/{assignment}.html">{html.escape(assignment)}</a>'
-                points = f"{score:g} / {maximum:g}"
-            else:
-                link, points = html.escape(assignment), "&ndash;"
-            rows.append(f"<tr><td>{link}</td><td>{points}</td><td>{html.escape(status)}</td></tr>")
-        page = course.feedback_dir(student) / "index.html"
-        page.parent.mkdir(parents=True, exist_ok=True)
-        page.write_text(
-            f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Feedback for {html.escape(student)}</title>"
-            f"</head><body><h1>Feedback for {html.escape(student)}</h1><table border='1' cellpadding='4'>"
-            "<tr><th>notebook</th><th>score</th><th>status</th></tr>" + "".join(rows) + "</table>"
-            "<p>A notebook that could not be graded shows why; your instructor looks at every one.</p>"
-            "</body></html>\n")
-        pages.append(page)
-    return pages
+        rows = [_index_row(a, store.status(student, a) or "not graded yet", scores.get((student, a)),
+                           failed.get((student, a))) for a in assignments]
+        pages.append(_write_index(course, student, rows))
+    return FeedbackPages(pages, failed)
 
 
 # --- export -------------------------------------------------------------------------------
