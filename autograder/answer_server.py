@@ -194,16 +194,21 @@ class Server:
             reply, value = {"op": "returned"}, result
         except BaseException as error:  # noqa: BLE001 - the student's code may raise anything
             reply, value = {"op": "raised", **describe_error(error)}, None
-        encoder = wire.Encoder(inputs=inputs)
-        encoded = encoder.encode(value)
-        mutated = [[j, encoder.add_blob(a)] for j, (a, before) in enumerate(zip(inputs, pristine))
-                   if a.shape != before.shape or not np.array_equal(a, before, equal_nan=True)]
-        after = [[key, encoder.encode(container)] for key, container in _containers(args, kwargs)
-                 if _shallow(container) != shallow[key]]
-        wire.write_frame(self.writer, encoder.header(**reply, value=encoded, mutated=mutated, after=after,
-                                                     rng_after=[[k, g.bit_generator.state]
-                                                                for k, g in sorted(decoder.generators.items())]),
-                         encoder.blobs)
+        try:
+            encoder = wire.Encoder(inputs=inputs)
+            encoded = encoder.encode(value)
+            mutated = [[j, encoder.add_blob(a)] for j, (a, before) in enumerate(zip(inputs, pristine))
+                       if a.shape != before.shape or not np.array_equal(a, before, equal_nan=True)]
+            after = [[key, encoder.encode(container)] for key, container in _containers(args, kwargs)
+                     if _shallow(container) != shallow[key]]
+            generators = [[k, g.bit_generator.state] for k, g in sorted(decoder.generators.items())]
+            wire.write_frame(self.writer, encoder.header(**reply, value=encoded, mutated=mutated, after=after,
+                                                         rng_after=generators), encoder.blobs)
+        except Exception as error:  # noqa: BLE001 - a result too big or too strange to send is a result too
+            problem = str(error) if isinstance(error, wire.WireError) else f"{type(error).__name__}: {error}"
+            wire.write_frame(self.writer, {"op": "raised", "type": "ValueError", "where": None, "token": None,
+                                           "message": f"what {header['name']} returned cannot be sent to the "
+                                                      f"grader: {problem[:300]}"})
 
     def serve(self) -> None:
         header, blobs = wire.read_frame(self.reader)

@@ -35,6 +35,10 @@ from . import program as programs
 from . import sandbox, wire
 
 HIDDEN_MARKER = "BEGIN HIDDEN TESTS"
+# What one test may receive from the answers: far above what any exercise returns, and a bound
+# on the grader's memory whatever the student's code sends.
+REPLY_BYTES = 16 << 20
+TEST_BYTES = 256 << 20
 REPOSITORY = Path(__file__).resolve().parents[1]
 # What the answer process may import of the project: the wire format and the server, and the
 # parts of course_lib that are not the reference (no optimizers, no checks).
@@ -98,6 +102,7 @@ class AnswerProcess:
         self.dead: str | None = None
         self.deadline: float | None = None
         self.undefined: set[str] = set()  # names the student's code found undefined during calls
+        self.received = 0  # bytes of replies in this test
 
     # --- lifetime ------------------------------------------------------------------------
 
@@ -169,7 +174,10 @@ class AnswerProcess:
         try:
             wire.write_frame(self._write, encoder.header(op="call", name=name, value=value), encoder.blobs)
             while True:
-                header, blobs = wire.read_frame(self._read, self.deadline)
+                header, blobs = wire.read_frame(self._read, self.deadline, max_bytes=REPLY_BYTES)
+                self.received += sum(map(len, blobs))
+                if self.received > TEST_BYTES:
+                    raise wire.WireError(f"it sent more than {TEST_BYTES >> 20} MiB in all")
                 if header.get("op") == "callback":
                     self._answer_callback(header, blobs, callbacks, raised_here)
                     continue
@@ -187,8 +195,12 @@ class AnswerProcess:
                          f"(an endless loop?)")
             self.close()
             raise AnswerTimeout(self.dead) from None
-        except (wire.WireError, OSError) as error:
+        except (wire.ChannelClosed, OSError) as error:
             self.dead = f"{name} ended the process that runs your code ({self.close() or error})"
+            raise AnswerProcessDied(self.dead) from None
+        except wire.WireError as error:
+            self.close()
+            self.dead = f"{name} sent the grader something it refuses ({error}); grading stopped it"
             raise AnswerProcessDied(self.dead) from None
         except BaseException:
             self.dead = "grading stopped this test"

@@ -209,3 +209,14 @@ def test_an_answer_that_memorised_the_learners_cases_fails_the_graders():
     nb = _notebook(answer, tests)
     learner_view, _ = _judge(nb, salt=None)
     assert not learner_view["visible"].passed  # graded with a fresh salt: the table misses
+
+
+@pytest.mark.parametrize("result, words", [
+    ("np.zeros(3_000_000)", "sent the grader something it refuses (a message of"),
+    ("[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[0]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]", "cannot be sent to the grader"),
+])
+def test_a_result_too_big_to_send_is_a_clear_failure_and_the_grader_stays_small(result, words):
+    answer = f"def sgd_update(param, grad, state, lr=1e-3):\n    return {result}\n"
+    tests = {"big": "sgd_update(np.ones(2), np.ones(2), {'step': 0})"}
+    verdict, _ = _judge(_notebook(answer, tests))
+    assert not verdict["big"].passed and words in verdict["big"].text, verdict["big"].text
