@@ -317,9 +317,9 @@ def _mistake_names(error) -> list[str]:
     return [f'"{named[i].name}": {named[i].hint}' for i in getattr(error, "mistakes", ()) if i in named]
 
 
-def _hidden_text(error: BaseException, answers: list[str]) -> str:
+def _hidden_text(error: BaseException, answers: list[str], grade_id: str) -> str:
     """What a student may see of a failed hidden test: grader-written words only."""
-    lines = ["A hidden test failed."]
+    lines = [f"A hidden test failed ({grade_id})."]
     if isinstance(error, (AnswerTimeout, AnswerProcessDied, CellTimeout)):
         lines.append(str(error) if not isinstance(error, CellTimeout) else
                      "The test did not finish in the time it has.")
@@ -432,7 +432,7 @@ def _run_test(code: str, grade_id: str, hidden: bool, namespace: dict, process: 
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as error:  # noqa: BLE001 - every other failure is a verdict
-        text = _hidden_text(error, program.answers) if hidden else _visible_text(error)
+        text = _hidden_text(error, program.answers, grade_id) if hidden else _visible_text(error)
         if isinstance(error, NameError) and getattr(error, "name", None) in program.answers:
             text += _why_undefined(error.name, loaded, report)
         return False, text + _missing_names(process.undefined, program, loaded)

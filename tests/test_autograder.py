@@ -189,7 +189,7 @@ def test_feedback_shows_visible_messages_but_no_hidden_tests(graded_course):
             assert "LEAKED INPUTS (" not in text and "In[" not in text, student
     wrong = html.unescape((course.feedback_dir("wrong") / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text())
     assert "from 1 with gradient 2 and lr 0.5 one step lands on 0" in wrong
-    assert "A hidden test failed." in wrong
+    assert "A hidden test failed (sgd_update_hidden)." in wrong
 
 
 def test_export_writes_a_status_for_every_submission(graded_course, tmp_path):
@@ -229,7 +229,7 @@ def test_selfgrade_scores_a_copy_without_changing_it(graded_course, tmp_path, ca
     printed = capsys.readouterr().out
     assert "0 / 3 autograded points [ok]" in printed
     assert "sgd_update_visible: 0/1 FAILED  AssertionError: from 1 with gradient 2" in printed
-    assert "sgd_update_hidden: 0/2 FAILED  A hidden test failed." in printed
+    assert "sgd_update_hidden: 0/2 FAILED  A hidden test failed (sgd_update_hidden)." in printed
     assert "range(4)" not in printed
     assert _digest(mine) == before
 

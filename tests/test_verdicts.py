@@ -147,7 +147,7 @@ def test_hidden_failures_show_grader_words_only():
                        "### END HIDDEN TESTS"}
     verdict, _ = _judge(_notebook(answer, tests))
     assert not verdict["hidden"].passed
-    assert verdict["hidden"].text == "A hidden test failed."
+    assert verdict["hidden"].text == "A hidden test failed (hidden)."
 
 
 def test_the_reference_and_lesson_variables_are_not_there_and_the_feedback_says_so():
