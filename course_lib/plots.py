@@ -561,3 +561,41 @@ def _map_figsize(surface: Surface, legend_rows: int, width: float = 7.0, max_map
 def _set_title(ax, title, default: str) -> None:
     """Left-aligned, so that a long title may run over the legend instead of off the figure."""
     ax.set_title(default if title is None else title, loc="left")
+
+
+def plot_rate_map(method: str, curvatures, *, lrs=None, momenta=None, learner=None, ax=None, title=None):
+    """The convergence rate of heavy ball or Nesterov over (learning rate, momentum), as a heat map.
+
+    ``curvatures`` are the quadratic's (e.g. ``(1/8, 4)`` for the ravine). Colour is the rate
+    (:func:`course_lib.rates.rate`, the per-step factor of the error): dark is fast, pale slow;
+    the white region diverges (rate >= 1). Marked: the best point of the grid, Polyak's setting
+    for heavy ball, and ``learner``, an ``(lr, momentum)`` pair to place on the map. Returns the Axes.
+    """
+    from . import rates
+
+    h = np.atleast_1d(np.asarray(curvatures, dtype=float))
+    lrs = np.linspace(0.002, 2.2 * 2 / h.max(), 240) if lrs is None else np.asarray(lrs, dtype=float)
+    momenta = np.linspace(0.0, 0.995, 200) if momenta is None else np.asarray(momenta, dtype=float)
+    grid = rates.rate_map(method, h, lrs, momenta)
+    ax = _axes(ax)
+    shown = np.ma.masked_where(grid >= 1, grid)
+    image = ax.pcolormesh(lrs, momenta, shown, cmap="viridis", vmin=max(0.0, float(shown.min()) - 0.02), vmax=1.0,
+                          shading="auto")
+    ax.contour(lrs, momenta, grid, levels=[1.0], colors="black", linewidths=1.2)
+    plt.colorbar(image, ax=ax, label="rate: error factor per step (smaller is faster)")
+    row, column = np.unravel_index(np.argmin(grid), grid.shape)
+    ax.plot(lrs[column], momenta[row], marker="*", markersize=14, color="white", markeredgecolor="black",
+            linestyle="none", label=f"best on the grid: rate {grid[row, column]:.3f}")
+    if method == "heavy_ball":
+        lr, momentum, best = rates.polyak_optimum(h.max() / h.min(), smallest=h.min())
+        ax.plot(lr, momentum, marker="P", markersize=11, color=PALETTE[1], markeredgecolor="black",
+                linestyle="none", label=f"Polyak's setting: rate {best:.3f}")
+    if learner is not None:
+        lr, momentum = learner
+        ax.plot(lr, momentum, marker="o", markersize=10, color=PALETTE[4], markeredgecolor="black",
+                linestyle="none", label=f"yours: rate {float(rates.rate(method, lr, momentum, h)):.3f}")
+    ax.set(xlabel="learning rate", ylabel="momentum", xlim=(lrs[0], lrs[-1]), ylim=(momenta[0], momenta[-1]))
+    ax.legend(loc="lower left", fontsize="small")
+    name = "Heavy ball" if method == "heavy_ball" else "Nesterov"
+    _set_title(ax, title, f"{name}, condition number {h.max() / h.min():g} (white: diverges)")
+    return ax
