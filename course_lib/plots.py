@@ -599,3 +599,58 @@ def plot_rate_map(method: str, curvatures, *, lrs=None, momenta=None, learner=No
     name = "Heavy ball" if method == "heavy_ball" else "Nesterov"
     _set_title(ax, title, f"{name}, condition number {h.max() / h.min():g} (white: diverges)")
     return ax
+
+
+def plot_look_ahead(surface, lr: float, momentum: float, *, after: int = 2, window=None, axes=None):
+    """Heavy ball and Nesterov side by side at one point of a run: where each takes its gradient.
+
+    Runs Sutskever's Nesterov form for ``after`` steps on ``surface``, then draws on two copies
+    of the map the momentum step ``mu v`` (blue) and the gradient step (vermillion) taken at the
+    current point (heavy ball, left) or at the look-ahead point ``theta + mu v`` (Nesterov,
+    right); a ring marks where the gradient is evaluated, a diamond where the step lands.
+    ``window`` is ``((x_low, x_high), (y_low, y_high))``, by default around the point. Returns
+    the two Axes and the run's point, velocity and look-ahead point, for printing.
+    """
+    from .optimizers import SutskeverNesterov
+    from .training import minimize
+
+    surface = _as_surface(surface)
+    rule = SutskeverNesterov(lr=lr, momentum=momentum)
+    run = minimize(surface, rule, surface.start, steps=after)
+    theta, velocity = run.points[-1], run.states[-1]["velocity"]
+    look_ahead = rule.gradient_point(theta, run.states[-1])
+    if axes is None:
+        axes = plt.figure(figsize=(12, 6), layout="constrained").subplots(1, 2)
+    momentum_color, gradient_color = PALETTE[0], PALETTE[1]
+    panels = ((axes[0], theta, "-lr ∇f(θ)", "Heavy ball: gradient taken at θ"),
+              (axes[1], look_ahead, "-lr ∇f(θ + μv)", "Nesterov: gradient taken at θ + μv"))
+    for ax, where, gradient_text, title in panels:
+        plot_contours(surface, ax=ax, title=title)
+        ax.get_legend().remove()
+        ax.plot(run.points[:, 0], run.points[:, 1], color="0.45", marker="o", markersize=4, linewidth=1)
+        new_theta = look_ahead - lr * surface.grad(where)
+        _arrow(ax, theta, look_ahead, momentum_color)
+        _arrow(ax, look_ahead, new_theta, gradient_color)
+        ax.plot(*where, marker="o", markersize=16, markerfacecolor="none", markeredgecolor=gradient_color,
+                markeredgewidth=2.2, zorder=8)
+        ax.plot(*new_theta, marker="D", markersize=8, color="black", zorder=8)
+        for point, text, offset, color in (
+                (theta, "θ", (-18, 4), "black"), (look_ahead, "θ + μv", (-52, -14), "black"),
+                (new_theta, "new θ", (8, -4), "black"),
+                ((theta + look_ahead) / 2, "momentum step μv", (8, 0), momentum_color),
+                ((look_ahead + new_theta) / 2, f"gradient step {gradient_text}\n(ring: where it is taken)",
+                 (14, -4), gradient_color)):
+            ax.annotate(text, xy=point, xytext=offset, textcoords="offset points", color=color, fontsize=11,
+                        zorder=7)
+        points = np.array([theta, look_ahead, new_theta])
+        span = max(np.ptp(points, axis=0).max(), 0.2)
+        (x_low, x_high), (y_low, y_high) = window or (
+            (points[:, 0].min() - span / 2, points[:, 0].max() + span / 2),
+            (points[:, 1].min() - span / 2, points[:, 1].max() + span / 2))
+        ax.set(xlim=(x_low, x_high), ylim=(y_low, y_high), xlabel="x (grey: the path so far)")
+    return axes, theta, velocity, look_ahead
+
+
+def _arrow(ax, start, end, color) -> None:
+    ax.annotate("", xy=end, xytext=start, zorder=6,
+                arrowprops=dict(arrowstyle="-|>", color=color, linewidth=2.4, shrinkA=0, shrinkB=0))

@@ -336,3 +336,13 @@ def test_bad_arguments_get_clear_errors(ravine_runs):
         plots.plot_loss_per_update(3.0)
     with pytest.raises(ValueError, match="resolution"):
         plots.plot_contours(surface, resolution=2)
+
+
+def test_look_ahead_figure_marks_where_each_method_takes_its_gradient():
+    axes, theta, velocity, look_ahead = plots.plot_look_ahead(get_surface("ravine"), 0.1, 0.9)
+    np.testing.assert_allclose(look_ahead, theta + 0.9 * velocity)
+    rings = [[tuple(line.get_xydata()[0]) for line in ax.lines if line.get_marker() == "o"
+              and line.get_markerfacecolor() == "none"] for ax in axes]
+    assert rings == [[tuple(theta)], [tuple(look_ahead)]]
+    arrows = [sum(1 for child in ax.texts if getattr(child, "arrow_patch", None) is not None) for ax in axes]
+    assert arrows == [2, 2]
