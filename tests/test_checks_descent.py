@@ -4,7 +4,7 @@ misbehaving code is explained in words."""
 import numpy as np
 import pytest
 
-from course_lib.checks import EXERCISE_MISTAKES, MISTAKES, CheckFailed, mistake_update, mistakes_for
+from course_lib.checks import EXERCISE_MISTAKES, MISTAKES, CheckFailed, mistake_update, mistakes_for, rel_error
 from course_lib.checks.descent import (check_batch_gradient_descent, check_gradient_descent_step,
                                        check_mse_gradient, check_numerical_gradient, check_run_gradient_descent)
 
@@ -272,3 +272,154 @@ def test_the_checks_own_arguments_are_validated():
         failure(check_mse_gradient, "mse_gradient"))
     with pytest.raises(TypeError, match="thorough must be True or False"):
         check_numerical_gradient(numerical_gradient, thorough=1)
+
+
+# --- wrong answers that used to keep full marks: each fails the thorough (hidden) check now ----------
+
+
+def _stops_when_the_gradient_is_zero(grad_fn, start, lr, steps):
+    points = [start.copy()]
+    for _ in range(steps):
+        grad = grad_fn(points[-1])
+        if not np.any(grad):
+            break
+        points.append(points[-1] - lr * grad)
+    return np.array(points)
+
+
+def _stops_when_the_gradient_is_tiny(grad_fn, start, lr, steps):
+    points = [start.copy()]
+    for _ in range(steps):
+        grad = grad_fn(points[-1])
+        if np.linalg.norm(grad) < 1e-12:
+            break
+        points.append(points[-1] - lr * grad)
+    return np.array(points)
+
+
+def _stops_when_it_diverges(grad_fn, start, lr, steps):
+    points = [start.copy()]
+    for _ in range(steps):
+        grad = grad_fn(points[-1])
+        if np.linalg.norm(grad) > 1e3:
+            break
+        points.append(points[-1] - lr * grad)
+    return np.array(points)
+
+
+@pytest.mark.parametrize("early", [_stops_when_the_gradient_is_zero, _stops_when_the_gradient_is_tiny,
+                                   _stops_when_it_diverges], ids=lambda fn: fn.__name__.strip("_"))
+def test_a_descent_that_stops_early_fails_the_thorough_check_and_is_told_to_make_every_step(early):
+    def run_gradient_descent(grad_fn, start, lr, steps):
+        return early(grad_fn, start, lr, steps)
+    check_run_gradient_descent(run_gradient_descent)
+    error = failure(check_run_gradient_descent, run_gradient_descent, thorough=True)
+    message = str(error)
+    assert "right, then the trajectory stops: make every one of the steps asked for" in message
+    assert "but must have shape" in message and error.mistakes == ()
+    if early is not _stops_when_it_diverges:
+        assert "(start = m, the minimum: the gradient is exactly 0 there)" in message
+        assert "Your first row is right" in message
+
+
+def test_a_descent_step_that_hands_back_theta_when_nothing_moves_fails_at_lr_0_and_at_a_zero_gradient():
+    def gradient_descent_step(theta, grad, lr):
+        return theta if lr == 0 or not np.any(grad) else theta - lr * grad
+
+    def gradient_descent_step_zero_gradient_only(theta, grad, lr):
+        return theta if not np.any(grad) else theta - lr * grad
+    gradient_descent_step_zero_gradient_only.__name__ = "gradient_descent_step"
+
+    check_gradient_descent_step(gradient_descent_step)
+    message = str(failure(check_gradient_descent_step, gradient_descent_step, thorough=True))
+    assert "First problem: case 6 (theta and grad of shape (4,), lr = 0)" in message
+    assert ("returned, as the new parameters, the very array it was given as theta, not a new array" in message
+            and "even when lr is 0 or grad is 0" in message)
+    message = str(failure(check_gradient_descent_step, gradient_descent_step_zero_gradient_only, thorough=True))
+    assert "grad = [0, 0, 0]" not in message and "theta and grad of shape (2, 3), lr = 0.3" in message
+    assert "the very array it was given as theta" in message
+
+
+def test_a_step_that_returns_a_view_of_an_input_fails_too():
+    def gradient_descent_step(theta, grad, lr):
+        return theta.reshape(theta.shape) if lr == 0 else theta - lr * grad
+    message = str(failure(check_gradient_descent_step, gradient_descent_step, thorough=True))
+    assert "an array that shares its memory with the array it was given as theta" in message
+
+
+def test_a_trajectory_that_is_a_view_of_start_fails():
+    def run_gradient_descent(grad_fn, start, lr, steps):
+        if steps == 0:
+            return np.atleast_2d(start)
+        return globals()["run_gradient_descent"](grad_fn, start, lr, steps)
+    message = str(failure(check_run_gradient_descent, run_gradient_descent, thorough=True))
+    assert "steps = 0" in message and "shares its memory with the array it was given as start" in message
+
+
+def _batch_gd_stopping(stop):
+    def batch_gradient_descent(X, y, w, b, lr, epochs):
+        losses = [np.mean((X @ w + b - y) ** 2)]
+        for _ in range(epochs):
+            grad_w, grad_b = mse_gradient(w, b, X, y)
+            if stop(grad_w, grad_b, losses):
+                break
+            w, b = w - lr * grad_w, b - lr * grad_b
+            losses.append(np.mean((X @ w + b - y) ** 2))
+        return w, b, np.array(losses)
+    return batch_gradient_descent
+
+
+@pytest.mark.parametrize("stop", [
+    lambda grad_w, grad_b, losses: not np.any(grad_w) and grad_b == 0,
+    lambda grad_w, grad_b, losses: np.linalg.norm(grad_w) + abs(grad_b) < 1e-10,
+    lambda grad_w, grad_b, losses: len(losses) > 1 and losses[-1] >= losses[-2],
+], ids=["zero-gradient", "tiny-gradient", "loss-stops-falling"])
+def test_a_batch_loop_that_stops_early_fails_the_thorough_check(stop):
+    wrong = _batch_gd_stopping(stop)
+    check_batch_gradient_descent(wrong)
+    message = str(failure(check_batch_gradient_descent, wrong, thorough=True))
+    assert "(the first epoch lands exactly on the minimum, where the gradient is 0)" in message
+    assert "right, then the history stops: run every one of the epochs asked for" in message
+
+
+def test_a_batch_loop_that_diverges_must_record_every_epoch():
+    wrong = _batch_gd_stopping(lambda grad_w, grad_b, losses: losses[-1] > 10 * losses[0])
+    message = str(failure(check_batch_gradient_descent, wrong, thorough=True))
+    assert "the loss grows), epochs = 30" in message and "then the history stops" in message
+
+
+def test_a_batch_loop_that_hands_back_w_at_lr_0_fails_but_zero_epochs_may_return_w_itself(capsys):
+    def batch_gradient_descent(X, y, w, b, lr, epochs):
+        if lr == 0:
+            return w, b, np.full(epochs + 1, np.mean((X @ w + b - y) ** 2))
+        return globals()["batch_gradient_descent"](X, y, w, b, lr, epochs)
+    message = str(failure(check_batch_gradient_descent, batch_gradient_descent, thorough=True))
+    assert "lr = 0, epochs = 3" in message and "the very array it was given as w, not a new array" in message
+    # The lesson's own loop hands back the w it was given when there is no epoch at all: that stays right.
+    w = np.zeros(1)
+    assert ANSWERS["batch_gradient_descent"](np.ones((2, 1)), np.ones(2), w, 0.0, 0.1, 0)[0] is w
+    check_batch_gradient_descent(ANSWERS["batch_gradient_descent"], thorough=True)
+    assert "passed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("wrong", ["forward difference", "h ignored"])
+def test_a_large_h_case_tells_a_wrong_difference_by_percents_whatever_the_tolerance(wrong):
+    from course_lib.checks.descent import _gradient_cases
+
+    def numerical_gradient_wrong(f, theta, h=1e-5):
+        gradient = np.zeros(len(theta))
+        for j in range(len(theta)):
+            step = np.zeros(len(theta))
+            if wrong == "forward difference":
+                step[j] = h
+                gradient[j] = (f(theta + step) - f(theta)) / h
+            else:
+                step[j] = 1e-5
+                gradient[j] = (f(theta + step) - f(theta - step)) / 2e-5
+        return gradient
+    numerical_gradient_wrong.__name__ = "numerical_gradient"
+    errors = [rel_error(case.expected["gradient"], numerical_gradient_wrong(*case.args))
+              for case in _gradient_cases(thorough=True)]
+    assert max(errors) > 1e-3
+    assert "does not do what the exercise asks" in str(failure(check_numerical_gradient, numerical_gradient_wrong,
+                                                               thorough=True))

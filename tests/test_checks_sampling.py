@@ -71,11 +71,15 @@ CHECKS = {"sgd_epoch": check_sgd_epoch, "sgd": check_sgd, "minibatches": check_m
           "minibatch_gd": check_minibatch_gd}
 
 SETTINGS = {
-    "sgd_epoch": [{}, {"examples": (1, 2, 9), "lr": 0.03, "model": "softmax", "seed": 5}],
-    "sgd": [{}, {"examples": (2, 5), "epochs": 4, "lr": 0.05, "model": "softmax", "seed": 2}],
-    "minibatches": [{}, {"cases": ((1, 1), (100, 32), (33, 8), (7, 7)), "epochs": 3, "seed": 4}],
+    "sgd_epoch": [{}, {"examples": (1, 2, 9), "lr": 0.03, "model": "softmax", "seed": 5},
+                  {"examples": (3, 8), "lr": 0.1, "model": "mlp", "seed": 14}],
+    "sgd": [{}, {"examples": (2, 5), "epochs": 4, "lr": 0.05, "model": "softmax", "seed": 2},
+            {"examples": (4, 7), "epochs": 3, "lr": 0.05, "model": "mlp", "seed": 23}],
+    "minibatches": [{}, {"cases": ((1, 1), (100, 32), (33, 8), (7, 7)), "epochs": 3, "seed": 4},
+                    {"cases": ((9, 4), (10, 3)), "epochs": 2, "seed": 6}],
     "minibatch_gd": [{}, {"examples": (3, 11), "batch_size": 3, "epochs": 3, "lr": 0.05, "model": "softmax",
-                          "seed": 1}],
+                          "seed": 1},
+                     {"examples": (6, 10), "batch_size": 4, "epochs": 2, "lr": 0.1, "model": "mlp", "seed": 4}],
 }
 
 RIGHT = [("sgd_epoch", sgd_epoch), ("sgd_epoch", sgd_epoch_shuffling_the_data), ("sgd", sgd),
@@ -89,7 +93,7 @@ def failure(name, fn, **settings) -> CheckFailed:
 
 
 @pytest.mark.parametrize("name, fn", RIGHT, ids=[fn.__name__ for _, fn in RIGHT])
-@pytest.mark.parametrize("which", [0, 1], ids=["visible", "hidden-like"])
+@pytest.mark.parametrize("which", [0, 1, 2], ids=["visible", "hidden-like", "mlp"])
 def test_right_answers_pass(name, fn, which, capsys):
     CHECKS[name](fn, **SETTINGS[name][which])
     assert "passed" in capsys.readouterr().out
@@ -107,7 +111,7 @@ def test_every_exercise_has_registered_mistakes_with_unique_ids():
 
 
 @pytest.mark.parametrize("name, mistake_id", MISTAKES, ids=[m for _, m in MISTAKES])
-@pytest.mark.parametrize("which", [0, 1], ids=["visible", "hidden-like"])
+@pytest.mark.parametrize("which", [0, 1, 2], ids=["visible", "hidden-like", "mlp"])
 def test_each_registered_mistake_fails_and_is_named(name, mistake_id, which):
     wrong = mistake_update(name, mistake_id)
     caught = failure(name, wrong, **SETTINGS[name][which])
@@ -248,7 +252,7 @@ def test_the_checks_own_arguments_are_validated():
     with pytest.raises(ValueError, match="lr must be"):
         check_sgd(sgd, lr=-1)
     with pytest.raises(ValueError, match="model must be"):
-        check_sgd(sgd, model="mlp")
+        check_sgd(sgd, model="cnn")
     with pytest.raises(ValueError, match="batch_size must be at most n"):
         check_minibatches(minibatches, cases=((3, 4),))
     with pytest.raises(ValueError, match="batch_size must be at most the smallest"):
@@ -270,3 +274,108 @@ def test_in_ipython_the_failure_shows_the_message_and_hides_the_checks_frames():
     assert "CheckFailed: minibatches does not cut each epoch into the right mini-batches yet." in shown
     assert '"the last, smaller batch is dropped"' in shown
     assert "sampling.py" not in shown and len(shown.strip().splitlines()) < 20
+
+
+# --- wrong answers that used to keep full marks ------------------------------------------------------
+
+
+def sgd_epoch_for_two_params(params, X, y, grad_fn, lr, rng):
+    """Right for LinearRegression (w, b) and SoftmaxRegression (W, b), wrong for any model with more params."""
+    first, second = params
+    losses = []
+    for i in rng.permutation(len(X)):
+        loss, grads = grad_fn(params, X[i:i + 1], y[i:i + 1])
+        params = {first: params[first] - lr * grads[first], second: params[second] - lr * grads[second]}
+        losses.append(loss)
+    return params, losses
+
+
+def minibatch_gd_for_two_params(params, X, y, grad_fn, lr, batch_size, epochs, seed):
+    rng = np.random.default_rng(seed)
+    first, second = params
+    losses = []
+    for _ in range(epochs):
+        for batch in minibatches(len(X), batch_size, rng):
+            loss, grads = grad_fn(params, X[batch], y[batch])
+            params = {first: params[first] - lr * grads[first], second: params[second] - lr * grads[second]}
+            losses.append(loss)
+    return params, losses
+
+
+def test_a_loop_written_for_two_params_passes_the_linear_models_and_fails_the_mlp(capsys):
+    for model in ("linear", "softmax"):
+        check_sgd_epoch(sgd_epoch_for_two_params, examples=(3, 5), model=model)
+        check_minibatch_gd(minibatch_gd_for_two_params, examples=(6, 10), batch_size=4, model=model)
+    assert capsys.readouterr().out.count("passed") == 4
+    for name, wrong, settings in [("sgd_epoch", sgd_epoch_for_two_params, SETTINGS["sgd_epoch"][2]),
+                                  ("minibatch_gd", minibatch_gd_for_two_params, SETTINGS["minibatch_gd"][2])]:
+        message = str(failure(name, wrong, **settings))
+        assert "an MLP, params keys in the order ['b2', 'W2', 'b1', 'W1']" in message
+        assert "raised ValueError: too many values to unpack" in message and "first, second = params" in message
+
+
+def test_a_loop_that_pairs_params_and_grads_by_position_fails():
+    def sgd_epoch(params, X, y, grad_fn, lr, rng):
+        losses = []
+        for i in rng.permutation(len(X)):
+            loss, grads = grad_fn(params, X[i:i + 1], y[i:i + 1])
+            params = {name: value - lr * grad for (name, value), grad in zip(params.items(), grads.values())}
+            losses.append(loss)
+        return params, losses
+
+    message = str(failure("sgd_epoch", sgd_epoch))
+    assert "params keys in the order ['b', 'w']" in message and "params['b'] has shape (3,)" in message
+
+
+@pytest.mark.parametrize("reuse", ["dict", "arrays"])
+def test_handing_back_the_callers_params_when_lr_is_0_fails_without_naming_a_mistake(reuse):
+    def sgd_epoch(params, X, y, grad_fn, lr, rng):
+        new_params = params if reuse == "dict" else dict(params)
+        losses = []
+        for i in rng.permutation(len(X)):
+            loss, grads = grad_fn(new_params, X[i:i + 1], y[i:i + 1])
+            if lr != 0:
+                new_params = {name: new_params[name] - lr * grads[name] for name in new_params}
+            losses.append(loss)
+        return new_params, losses
+
+    check_sgd_epoch(sgd_epoch, model="mlp")
+    for model in ("linear", "softmax", "mlp"):
+        caught = failure("sgd_epoch", sgd_epoch, examples=(4,), lr=0.0, model=model)
+        message = str(caught)
+        assert "the numbers are right, but sgd_epoch" in message and caught.mistakes == ()
+        assert ("returned, as new_params, the very dict it was given as params" in message if reuse == "dict"
+                else "is the very array it was given as params[" in message)
+        assert "even when lr is 0" in message
+
+
+def test_handing_back_the_callers_params_fails_the_loops_too():
+    def minibatch_gd(params, X, y, grad_fn, lr, batch_size, epochs, seed):
+        if lr == 0:
+            rng = np.random.default_rng(seed)
+            losses = [grad_fn(params, X[batch], y[batch])[0] for _ in range(epochs)
+                      for batch in minibatches(len(X), batch_size, rng)]
+            return params, losses
+        return globals()["minibatch_gd"](params, X, y, grad_fn, lr, batch_size, epochs, seed)
+
+    def sgd(params, X, y, grad_fn, lr, epochs, seed):
+        if lr == 0:  # nothing moves: views of the params, and the loss of every update
+            rng = np.random.default_rng(seed)
+            losses = [loss for _ in range(epochs) for loss in sgd_epoch(params, X, y, grad_fn, lr, rng)[1]]
+            return {name: value[...] for name, value in params.items()}, losses
+        return globals()["sgd"](params, X, y, grad_fn, lr, epochs, seed)
+
+    check_minibatch_gd(minibatch_gd, **SETTINGS["minibatch_gd"][2])
+    message = str(failure("minibatch_gd", minibatch_gd, examples=(7, 9), batch_size=3, lr=0.0, model="softmax"))
+    assert "the very dict it was given as params" in message
+    message = str(failure("sgd", sgd, examples=(1, 3), epochs=1, lr=0.0))
+    assert "shares its memory with the array it was given as params[" in message
+
+
+def test_right_answers_pass_at_lr_0_with_every_model(capsys):
+    for model in ("linear", "softmax", "mlp"):
+        check_sgd_epoch(sgd_epoch, examples=(1, 4), lr=0.0, model=model)
+        check_sgd_epoch(sgd_epoch_shuffling_the_data, examples=(1, 4), lr=0.0, model=model)
+        check_sgd(sgd, examples=(3,), epochs=2, lr=0.0, model=model)
+        check_minibatch_gd(minibatch_gd, examples=(7, 9), batch_size=3, lr=0.0, model=model)
+    assert capsys.readouterr().out.count("passed") == 12

@@ -1,8 +1,68 @@
-"""The classic mistakes of lesson 13's exercise: a training recipe (an optimizer by name, its
-hyperparameters, a batch size and a number of epochs) that must reach a target validation
-accuracy within a budget."""
+"""Lesson 13's exercise: a training recipe (an optimizer by name, its hyperparameters, a batch size
+and a number of epochs) that must reach a target validation accuracy within a budget.
 
+:func:`check_recipe` checks what every test of the exercise needs before it trains: exactly the
+four keys, values of the right types within the budget, an optimizer that can be built. Both the
+visible and the hidden test call it, so a recipe with a key too many or too few scores in
+neither. Its classic mistakes are registered here too.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+from .. import optimizers
+from ._calls import fail
 from .mistakes import ExerciseMistake, register_exercise_mistakes
+
+RECIPE_KEYS = ("optimizer", "hyperparameters", "batch_size", "epochs")
+"""The keys of a recipe, all of them and no others."""
+
+BATCH_SIZES = (16, 1348)
+"""The smallest and largest batch size a recipe may use (the smallest keeps grading fast)."""
+
+MAX_EPOCHS = 2
+"""The budget: a recipe trains for 1 to this many epochs."""
+
+
+def _whole(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def check_recipe(recipe) -> tuple[optimizers.Optimizer, int, int]:
+    """Check a recipe's keys, types and budget and build its optimizer: ``(optimizer, batch_size, epochs)``.
+
+    Raises :class:`~course_lib.checks.CheckFailed` (an ``AssertionError``) saying what is wrong,
+    with the id of the classic mistake it is when it is one.
+    """
+    __tracebackhide__ = True
+    wanted = ", ".join(repr(key) for key in RECIPE_KEYS)
+    if not isinstance(recipe, dict):
+        fail(f"choose_training() must return a dict with the keys {wanted}, got {recipe!r}.")
+    missing = [key for key in RECIPE_KEYS if key not in recipe]
+    extra = [key for key in recipe if key not in RECIPE_KEYS]
+    if missing or extra:
+        said = ([f"has no key {', '.join(map(repr, missing))}"] if missing else []) + (
+            [f"has the extra key{'s' if len(extra) > 1 else ''} {', '.join(map(repr, extra))}"] if extra else [])
+        fail(f"choose_training()'s recipe {' and '.join(said)}; it must have exactly the keys {wanted}, with the "
+             f"optimizer's settings (lr, momentum, ...) inside 'hyperparameters'.", ("recipe-wrong-keys",))
+    names = [cls.__name__ for cls in optimizers.TORCH_FORMS]
+    name, hyperparameters = recipe["optimizer"], recipe["hyperparameters"]
+    if not isinstance(name, str) or name not in names:
+        fail(f"'optimizer' must be one of the names {names}, got {name!r}.")
+    if not isinstance(hyperparameters, dict) or not all(isinstance(key, str) for key in hyperparameters):
+        fail(f"'hyperparameters' must be a dict of keyword arguments such as {{'lr': 0.01}}, got {hyperparameters!r}.")
+    try:
+        optimizer = getattr(optimizers, name)(**hyperparameters)
+    except (TypeError, ValueError) as problem:
+        fail(f"{name}(**{hyperparameters!r}) cannot be built: {problem}")
+    batch_size, epochs = recipe["batch_size"], recipe["epochs"]
+    low, high = BATCH_SIZES
+    if not _whole(batch_size) or not low <= batch_size <= high:
+        fail(f"'batch_size' must be a whole number from {low} to {high}, got {batch_size!r}.", ("recipe-over-budget",))
+    if not _whole(epochs) or not 1 <= epochs <= MAX_EPOCHS:
+        fail(f"'epochs' must be 1 or {MAX_EPOCHS} (the budget), got {epochs!r}.", ("recipe-over-budget",))
+    return optimizer, int(batch_size), int(epochs)
 
 
 def _recipe(optimizer: str, *, batch_size: int = 32, epochs: int = 2, **hyperparameters):
@@ -10,6 +70,13 @@ def _recipe(optimizer: str, *, batch_size: int = 32, epochs: int = 2, **hyperpar
         return {"optimizer": optimizer, "hyperparameters": hyperparameters, "batch_size": batch_size,
                 "epochs": epochs}
     return choose_training
+
+
+def _learning_rate_also_on_top():
+    return {"optimizer": "Adamax", "hyperparameters": {"lr": 0.03}, "lr": 0.03, "batch_size": 32, "epochs": 2}
+
+
+_learning_rate_also_on_top.__name__ = _learning_rate_also_on_top.__qualname__ = "choose_training"
 
 
 register_exercise_mistakes("choose_training", [
@@ -27,4 +94,9 @@ register_exercise_mistakes("choose_training", [
         "A setting at the edge of blowing up can win on one seed and lose on others: prefer the one whose "
         "mean over seeds is high and whose spread is small.",
         _recipe("SGD", lr=0.3)),
+    ExerciseMistake(
+        "recipe-wrong-keys", "the recipe's keys are not the four asked for",
+        "The recipe is a dict with exactly the keys 'optimizer', 'hyperparameters', 'batch_size' and 'epochs'. "
+        "The learning rate and the optimizer's other settings go inside 'hyperparameters', not next to them.",
+        _learning_rate_also_on_top),
 ])

@@ -11,7 +11,11 @@ cases and long runs that the hidden tests use.
 
 The learner's code gets read-only copies of the arrays it is given, so writing into one raises
 inside their function; the check reports it as "changes its input ... in place" and names the
-input. The classic mistakes are registered with
+input. Every array the function returns must be new: one that is an input, or a view of one, is
+reported as such, at every learning rate (only ``batch_gradient_descent`` with zero epochs may
+hand back the ``w`` it was given, as the lesson's own loop does). A history (the trajectory, the
+losses) that stops early, as a loop that breaks when the gradient vanishes does, is told to make
+every step. The classic mistakes are registered with
 :func:`~course_lib.checks.register_exercise_mistakes`, each with a wrong answer in the exercise's
 own signature, which notebook tests use as simulated learners (``mistake_update(name, id)``).
 """
@@ -43,16 +47,23 @@ class _Case:
     names: tuple[str, ...]
     args: tuple
     expected: dict[str, np.ndarray]
+    fresh: bool = True
+    """Whether every array the call returns must be new, sharing no memory with an input array."""
 
 
 @dataclasses.dataclass(frozen=True)
 class _Outcome:
-    """What one call gave: the results by name (when they could be read), or a problem in words."""
+    """What one call gave: the results by name (when they could be read), or a problem in words.
+
+    ``aliased`` says, in words, which returned array is (or views) one of the inputs, when the
+    case wants new arrays; it is judged after the numbers, so a wrong number is reported first.
+    """
 
     results: dict[str, np.ndarray] | None = None
     problem: str | None = None
     raised: type[BaseException] | None = None
     written: str | None = None
+    aliased: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,6 +74,11 @@ class _Exercise:
     read: Callable[[object, str], dict[str, np.ndarray]]
     where: Callable[[str, tuple], str]
     shape_notes: dict[str, str] = dataclasses.field(default_factory=dict)
+    outputs: tuple[str, ...] = ()
+    """What the function returns, in words, one entry per item of the returned tuple (or one for a single value)."""
+    new_array_hint: str = "Return a new array (arithmetic such as a - b makes one; a.copy() copies)."
+    cut_short: dict[str, str] = dataclasses.field(default_factory=dict)
+    """For a history (one row per step): what to say when it stops early, its rows a prefix of the right ones."""
 
 
 def _plain_where(variable: str, index: tuple) -> str:
@@ -78,10 +94,35 @@ def _read_only_copy(value, writable: bool = False):
 
 
 def _raw_call(fn, case: _Case, writable: frozenset = frozenset()):
-    """``fn(*case.args)`` on copies of the arrays, read-only except those named in ``writable``."""
+    """``fn(*case.args)`` on copies of the arrays, read-only except those named in ``writable``;
+    returns what it returned and the arguments it was given."""
     args = [_read_only_copy(value, name in writable) for name, value in zip(case.names, case.args)]
     with quietly():
-        return fn(*args)
+        return fn(*args), args
+
+
+def _shares_memory(a: np.ndarray, b: np.ndarray) -> bool:
+    if not np.may_share_memory(a, b):
+        return False
+    try:
+        return bool(np.shares_memory(a, b, max_work=10_000))
+    except np.exceptions.TooHardError:
+        return True
+
+
+def _aliased_input(exercise: _Exercise, case: _Case, value, args: list, name: str) -> str | None:
+    """In words, the first returned array that is, or shares memory with, one of the array inputs."""
+    items = value if isinstance(value, tuple) else (value,)
+    for what, item in zip(exercise.outputs, items):
+        if not isinstance(item, np.ndarray):
+            continue
+        for input_name, arg in zip(case.names, args):
+            if isinstance(arg, np.ndarray) and _shares_memory(item, arg):
+                how = "the very array" if item is arg else "an array that shares its memory with the array"
+                return (f"{name} returned, as {what}, {how} it was given as {input_name}, not a new array: "
+                        f"the caller's {input_name} and your result would change together. "
+                        f"{exercise.new_array_hint}")
+    return None
 
 
 def _writes_into_input(error: Exception) -> bool:
@@ -104,7 +145,7 @@ def _call(exercise: _Exercise, fn, case: _Case) -> _Outcome:
     """Call the learner's ``fn`` on ``case`` and say what it did: its results, or a problem in words."""
     name = getattr(fn, "__name__", "your function")
     try:
-        value = _raw_call(fn, case)
+        value, args = _raw_call(fn, case)
     except Exception as error:  # noqa: BLE001 - any failure of learner code becomes a message
         written = _written_input(fn, case) if _writes_into_input(error) else None
         if written:
@@ -112,8 +153,9 @@ def _call(exercise: _Exercise, fn, case: _Case) -> _Outcome:
                             written=written)
         return _Outcome(problem=raised_message(name, error),
                         raised=type(error))
+    aliased = _aliased_input(exercise, case, value, args, name) if case.fresh else None
     try:
-        return _Outcome(results=exercise.read(value, name))
+        return _Outcome(results=exercise.read(value, name), aliased=aliased)
     except _Malformed as error:
         return _Outcome(problem=str(error))
 
@@ -167,24 +209,43 @@ def _judge(exercise: _Exercise, case: _Case, outcome: _Outcome) -> _Verdict | No
     """What is wrong with ``outcome``: a problem, a wrong shape or the first wrong number; None if all is right."""
     if outcome.problem is not None:
         return _Verdict(outcome.problem)
-    for variable, want in case.expected.items():
+    for variable, want in case.expected.items():  # every shape first: a history cut short explains the rest
         got = outcome.results[variable]
         if got.shape != want.shape:
             note = exercise.shape_notes.get(variable, "")
-            return _Verdict(f"{variable} has shape {got.shape} but must have shape {want.shape}{note}.")
+            return _Verdict(f"{variable} has shape {got.shape} but must have shape {want.shape}{note}."
+                            + _cut_short(exercise, variable, want, got))
+    for variable, want in case.expected.items():
+        got = outcome.results[variable]
         errors = relative_errors(want, got)
         if errors.size and errors.max() > TOLERANCE:
             index = tuple(int(i) for i in np.unravel_index(np.argmax(errors), errors.shape))
             expected, actual = float(want[index]), float(got[index])
             return _Verdict(f"in {exercise.where(variable, index)}:\n    expected {expected:.10g}, got "
                             f"{actual:.10g} (relative error {errors[index]:.2g}).", numeric=True)
+    if outcome.aliased is not None:
+        return _Verdict(outcome.aliased)
     return None
+
+
+def _cut_short(exercise: _Exercise, variable: str, want: np.ndarray, got: np.ndarray) -> str:
+    """The exercise's words for a history that stops at least two rows early, its rows those of the right one."""
+    note = exercise.cut_short.get(variable)
+    rows = got.shape[0] if got.ndim else 0
+    if (note is None or got.ndim != want.ndim or got.shape[1:] != want.shape[1:] or not 0 < rows <= len(want) - 2
+            or float(np.max(relative_errors(want[:rows], got), initial=0.0)) > TOLERANCE):
+        return ""
+    return " " + note.format(first="first row is" if rows == 1 else f"first {rows} rows are",
+                             losses="first loss is" if rows == 1 else f"first {rows} losses are")
 
 
 def _agree(a: _Outcome, b: _Outcome) -> bool:
     """Whether two calls on the same case did the same thing, within :data:`MUTANT_TOLERANCE`."""
     if a.written or b.written:
         return a.written == b.written
+    if a.aliased or b.aliased:
+        if (a.aliased is None) != (b.aliased is None):
+            return False
     if a.raised or b.raised:
         return a.raised is b.raised
     if a.results is None or b.results is None:
@@ -302,6 +363,10 @@ def _quartic_chain(theta):
     return np.sum(theta**4) / 4 - np.sum(theta[:-1] * theta[1:])
 
 
+def _wavy(theta):
+    return np.sum(np.sin(theta)) + theta[0] * theta[1] * theta[2]
+
+
 def _away_from_zero(rng, f, size: int, h: float) -> np.ndarray:
     """A random point where no partial derivative is close to 0, so relative errors stay meaningful."""
     while True:
@@ -320,8 +385,11 @@ def _gradient_cases(thorough: bool) -> list[_Case]:
     if thorough:
         single = _TestFunction("exp(θ0)", lambda t: np.exp(t[0]), 1)
         long_chain = _TestFunction(chain.formula, _quartic_chain, 9)
+        # With a large h every third derivative shows: a one-sided difference, or an h other than the
+        # one given, is off by percents here, whatever the tolerance of the comparison.
+        wavy = _TestFunction("Σ sin(θ_i) + θ0 θ1 θ2", _wavy, 3)
         settings += [(single, np.array([0.5]), 1e-4), (long_chain, _away_from_zero(rng, long_chain, 9, 1e-2), 1e-2),
-                     (softmax, 3 * rng.normal(size=5), None)]
+                     (softmax, 3 * rng.normal(size=5), None), (wavy, _away_from_zero(rng, wavy, 3, 0.3), 0.3)]
     cases = []
     for f, theta, h in settings:
         where = f"at θ = {_show(theta)}" if theta.size <= 6 else f"at a θ of length {theta.size}"
@@ -342,6 +410,8 @@ def _read_gradient(value, name):
 _NUMERICAL_GRADIENT = _Exercise(
     "numerical_gradient", _read_gradient, _plain_where,
     {"gradient": " (one partial derivative per coordinate of theta)"},
+    outputs=("the gradient",),
+    new_array_hint="Fill a new array (np.zeros(len(theta)), then one entry per coordinate).",
 )
 
 
@@ -350,7 +420,8 @@ def check_numerical_gradient(fn, *, thorough: bool = False) -> None:
 
     Entry ``j`` must be ``(f(theta + h e_j) - f(theta - h e_j)) / (2 h)``, returned as a new float
     array shaped like ``theta``, with ``theta`` left as it was. Compared with that formula on three
-    functions (``thorough``: three more, one of them with ``h`` left at its default).
+    functions (``thorough``: four more, one of them with ``h`` left at its default, one with an ``h``
+    so large that a one-sided difference or an ignored ``h`` is off by percents).
     """
     __tracebackhide__ = True
     _check_thorough(thorough)
@@ -438,9 +509,12 @@ def _step_cases(thorough: bool) -> list[_Case]:
                 (rng.normal(size=5), rng.normal(size=5), 0.01),
                 (rng.normal(size=(2, 3)), rng.normal(size=(2, 3)), 0.5)]
     if thorough:
+        # lr = 0 and a zero gradient leave the values as they were: the result must still be a new array.
         settings += [(np.array([3.0]), np.array([-4.0]), 2.5),
                      (rng.normal(size=(3, 2, 2)), 100 * rng.normal(size=(3, 2, 2)), 1e-4),
-                     (rng.normal(size=4), rng.normal(size=4), 0.0)]
+                     (rng.normal(size=4), rng.normal(size=4), 0.0),
+                     (rng.normal(size=(2, 3)), np.zeros((2, 3)), 0.3),
+                     (rng.normal(size=1), np.zeros(1), 0.0)]
     cases = []
     for theta, grad, lr in settings:
         shown = (f"theta = {_show(theta)}, grad = {_show(grad)}" if theta.size <= 3
@@ -454,15 +528,19 @@ def _read_step(value, name):
     return {"new theta": _array(value, "the new parameters", name)}
 
 
-_GRADIENT_DESCENT_STEP = _Exercise("gradient_descent_step", _read_step, _plain_where,
-                                   {"new theta": " (the same shape as theta)"})
+_GRADIENT_DESCENT_STEP = _Exercise(
+    "gradient_descent_step", _read_step, _plain_where, {"new theta": " (the same shape as theta)"},
+    outputs=("the new parameters",),
+    new_array_hint="Return theta - lr * grad, a new array, at every lr, even when lr is 0 or grad is 0.",
+)
 
 
 def check_gradient_descent_step(fn, *, thorough: bool = False) -> None:
     """Check ``gradient_descent_step(theta, grad, lr)``: ``theta - lr * grad`` as a new array.
 
     Run on a case worked by hand, a vector and a matrix (``thorough``: one element, a 3-D array
-    with large gradients, and ``lr = 0``), with ``theta`` and ``grad`` read-only.
+    with large gradients, ``lr = 0``, and a zero gradient), with ``theta`` and ``grad`` read-only;
+    in every case the result must be a new array, never ``theta`` or ``grad`` or a view of them.
     """
     __tracebackhide__ = True
     _check_thorough(thorough)
@@ -536,16 +614,22 @@ def _path_cases(thorough: bool) -> list[_Case]:
     curvature, center = 10.0 ** rng.uniform(-1, 0.5, 3), rng.normal(size=3)
     tilted = (_Quadratic(curvature, center),
               f"grad_fn(θ) = c * (θ − m), c = {_show(curvature)}, m = {_show(center)}")
-    settings = [(bowl, np.array([1.0, -2.0]), 0.25, 3), (ravine, np.array([-4.5, 1.5]), 0.4, 12),
-                (tilted, rng.normal(size=3), 0.2, 8)]
+    settings = [(bowl, np.array([1.0, -2.0]), 0.25, 3, ""), (ravine, np.array([-4.5, 1.5]), 0.4, 12, ""),
+                (tilted, rng.normal(size=3), 0.2, 8, "")]
     if thorough:
         rosenbrock = (_SurfaceGradient("rosenbrock"), "grad_fn = the gradient of the Rosenbrock surface")
         single = (_Quadratic(np.array([3.0]), np.array([1.0])), "grad_fn(θ) = 3 (θ − 1)")
-        settings += [(bowl, np.array([0.5, 0.5]), 0.1, 0), (single, np.array([-2.0]), 0.3, 5),
-                     (rosenbrock, np.array([-1.2, 1.0]), 1e-3, 300), (ravine, np.array([3.0, -1.0]), 0.45, 60)]
+        settings += [(bowl, np.array([0.5, 0.5]), 0.1, 0, ""), (single, np.array([-2.0]), 0.3, 5, ""),
+                     (rosenbrock, np.array([-1.2, 1.0]), 1e-3, 300, ""),
+                     (ravine, np.array([3.0, -1.0]), 0.45, 60, ""),
+                     # Where the gradient is exactly 0, tiny, or huge, every step must still be made and recorded.
+                     (tilted, center.copy(), 0.2, 6, " (start = m, the minimum: the gradient is exactly 0 there)"),
+                     (bowl, rng.normal(size=2), 0.5, 7, " (the first step lands exactly on the minimum)"),
+                     (bowl, np.array([1.0, -2.0]), 0.25, 90, " (the gradient shrinks to about 1e-27)"),
+                     (ravine, np.array([1.0, 1.0]), 0.6, 25, " (lr above 2 / 4: the descent diverges)")]
     cases = []
-    for (grad_fn, formula), start, lr, steps in settings:
-        title = f"{formula}, start = {_show(start)}, lr = {lr:g}, steps = {steps}"
+    for (grad_fn, formula), start, lr, steps, note in settings:
+        title = f"{formula}, start = {_show(start)}, lr = {lr:g}, steps = {steps}{note}"
         cases.append(_Case(title, ("grad_fn", "start", "lr", "steps"), (grad_fn, start, lr, steps),
                            {"trajectory": _descent_path(grad_fn, start, lr, steps)}))
     return cases
@@ -564,6 +648,10 @@ def _path_where(variable: str, index: tuple) -> str:
 _RUN_GRADIENT_DESCENT = _Exercise(
     "run_gradient_descent", _read_path, _path_where,
     {"trajectory": " (steps + 1 rows: the start, then the point after each step; one column per coordinate)"},
+    outputs=("the trajectory",),
+    new_array_hint="Build the trajectory as a new array (np.array(points) copies the points into one).",
+    cut_short={"trajectory": "Your {first} right, then the trajectory stops: make every one of the steps asked "
+                             "for, even where the gradient is 0 (the point no longer moves) or the descent diverges."},
 )
 
 
@@ -573,7 +661,9 @@ def check_run_gradient_descent(fn, *, thorough: bool = False) -> None:
     The result must be a float array of shape ``(steps + 1, d)`` whose row ``t`` is the point after
     ``t`` steps of ``theta - lr * grad_fn(theta)``, with ``start`` left as it was. Run on the bowl
     (worked by hand), the ravine and a tilted 3-D quadratic (``thorough``: zero steps, one
-    coordinate, 300 steps on Rosenbrock, and a long zig-zag on the ravine).
+    coordinate, 300 steps on Rosenbrock, a long zig-zag on the ravine, a start at the minimum, a
+    step that lands exactly on it, a gradient that shrinks to nothing and a diverging descent, all
+    of which must still record ``steps + 1`` points).
     """
     __tracebackhide__ = True
     _check_thorough(thorough)
@@ -698,7 +788,7 @@ def _read_mse_gradient(value, name):
 
 
 _MSE_GRADIENT = _Exercise("mse_gradient", _read_mse_gradient, _plain_where,
-                          {"grad_w": " (one entry per feature, like w)"})
+                          {"grad_w": " (one entry per feature, like w)"}, outputs=("grad_w", "grad_b"))
 
 
 def check_mse_gradient(fn, *, thorough: bool = False) -> None:
@@ -785,8 +875,20 @@ def _batch_descent(X, y, w, b, lr, epochs):
 
 def _loop_case(title, X, y, w, b, lr, epochs) -> _Case:
     final_w, final_b, losses = _batch_descent(X, y, w, b, lr, epochs)
+    # With no epoch at all, handing back the w it was given is what the lesson's own loop does.
     return _Case(title, ("X", "y", "w", "b", "lr", "epochs"), (X, y, w, b, lr, epochs),
-                 {"w": final_w, "b": np.asarray(final_b), "losses": losses})
+                 {"w": final_w, "b": np.asarray(final_b), "losses": losses}, fresh=epochs > 0)
+
+
+def _least_squares(X, y) -> tuple[np.ndarray, float]:
+    solution = np.linalg.lstsq(np.hstack([X, np.ones((len(X), 1))]), y, rcond=None)[0]
+    return solution[:-1], float(solution[-1])
+
+
+def _largest_curvature(X) -> float:
+    """The largest eigenvalue of the Hessian (2/N) X1^T X1 of the mean squared error in (w, b)."""
+    design = np.hstack([X, np.ones((len(X), 1))])
+    return float(np.linalg.eigvalsh(2 * design.T @ design / len(X))[-1])
 
 
 def _loop_cases(thorough: bool) -> list[_Case]:
@@ -804,6 +906,21 @@ def _loop_cases(thorough: bool) -> list[_Case]:
         X, y, w, b = _regression_problem(rng, 5, 6)
         cases.append(_loop_case("5 examples x 6 features (more features than examples), lr = 0.05, epochs = 40",
                                 X, y, w, b, 0.05, 40))
+        # Where the gradient is exactly 0, tiny, or the loss grows, every epoch must still run and be recorded.
+        y = rng.integers(-5, 6, size=2).astype(float)
+        cases.append(_loop_case(f"X = [[-1], [1]], y = {_show(y)}, w = [0], b = 0, lr = 0.5, epochs = 5 (the first "
+                                f"epoch lands exactly on the minimum, where the gradient is 0)",
+                                np.array([[-1.0], [1.0]]), y, np.zeros(1), 0.0, 0.5, 5))
+        X, y, _, _ = _regression_problem(rng, 15, 3)
+        w, b = _least_squares(X, y)
+        cases.append(_loop_case("15 examples x 3 features, starting at the least-squares solution (gradient ~ 1e-15), "
+                                "lr = 0.1, epochs = 4", X, y, w, b, 0.1, 4))
+        X, y, w, b = _regression_problem(rng, 10, 2)
+        cases.append(_loop_case("10 examples x 2 features, lr = 0, epochs = 3", X, y, w, b, 0.0, 3))
+        X, y, w, b = _regression_problem(rng, 20, 2)
+        lr = 2.4 / _largest_curvature(X)
+        cases.append(_loop_case(f"20 examples x 2 features, lr = {lr:.4g} (1.2 times the largest stable lr: the loss "
+                                f"grows), epochs = 30", X, y, w, b, lr, 30))
     return cases
 
 
@@ -823,6 +940,10 @@ _BATCH_GRADIENT_DESCENT = _Exercise(
     "batch_gradient_descent", _read_loop, _loop_where,
     {"losses": " (epochs + 1 numbers: the loss before training, then after each epoch)",
      "w": " (one weight per feature)"},
+    outputs=("the final w", "the final b", "losses"),
+    new_array_hint="Return the final weights as a new array (w - lr * grad_w makes one, even when lr is 0).",
+    cut_short={"losses": "Your {losses} right, then the history stops: run every one of the epochs asked for, "
+                         "even when the gradient is 0, the loss no longer goes down, or it grows."},
 )
 
 
@@ -833,7 +954,9 @@ def check_batch_gradient_descent(fn, *, thorough: bool = False) -> None:
     ``losses[k]`` is the loss after ``k`` epochs (``losses[0]`` before training). Compared with
     :class:`~course_lib.models.LinearRegression` trained step by step, on a case worked by hand and
     a random one (``thorough``: zero epochs, 150 epochs on 200 examples, more features than
-    examples), with every input read-only.
+    examples, a first epoch that lands exactly on the minimum, a start at the least-squares
+    solution, ``lr = 0`` and a diverging run, all of which must record ``epochs + 1`` losses), with
+    every input read-only. After at least one epoch the final ``w`` must be a new array.
     """
     __tracebackhide__ = True
     _check_thorough(thorough)

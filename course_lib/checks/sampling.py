@@ -16,6 +16,12 @@ update for update: one generator ``np.random.default_rng(seed)`` for the whole r
 ``rng.permutation(N)`` per epoch, batches that are consecutive slices of it, the last one smaller
 when the batch size does not divide N, and ``params - lr * grads`` after every batch.
 
+The training checks take ``model="linear"`` (LinearRegression), ``"softmax"``
+(SoftmaxRegression) or ``"mlp"`` (an MLP with one hidden layer, four params), so that a loop that
+only works for the keys or the number of one model's params is caught; the random cases list the
+params' keys in the reverse of the model's order, and the new params must be a new dict of new
+arrays, never the caller's.
+
 Each ``check_*`` function runs the learner's function on small cases whose examples it can
 recognise, so that besides the numbers it can say in words which examples each update used, in
 which order and at which parameters. On success it prints one line; otherwise it raises
@@ -35,7 +41,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..models import LinearRegression, SoftmaxRegression
+from ..models import MLP, LinearRegression, SoftmaxRegression
 from ._cases import case_seed
 from ._calls import _checked_array, _describe, _Malformed, fail, quietly, raised_message
 from ._compare import MUTANT_TOLERANCE, TOLERANCE, TOLERANCE_NOTE, relative_errors
@@ -421,13 +427,18 @@ def _case(number: int, n: int, kind: str, seed: int, settings: dict) -> _Case:
                      {"w": np.array([0.5]), "b": np.array([0.0])}, settings, _telling_seed(n, 1, seed + number))
     X = rng.normal(size=(n, 3))
     if kind == "linear":
-        model, y = LinearRegression(3), rng.normal(size=n)
+        model, y, what = LinearRegression(3), rng.normal(size=n), "targets"
+    elif kind == "softmax":
+        model, y, what = SoftmaxRegression(3, 4), rng.integers(4, size=n), "labels of 4 classes"
     else:
-        model, y = SoftmaxRegression(3, 4), rng.integers(4, size=n)
+        model, y, what = MLP(3, 4, hidden=(5,)), rng.integers(4, size=n), "labels of 4 classes, an MLP"
     params = {k: rng.normal(size=v.shape) for k, v in model.init_params(seed).items()}
-    what = "targets" if kind == "linear" else "labels of 4 classes"
-    return _Case(number, f"{n} random examples of 3 features, {what}", model, X, y, params, settings,
-                 _telling_seed(n, 1, seed + number))
+    # The keys come in the reverse of the order loss_and_grad lists its gradients in (for the linear
+    # models; an MLP lists them in the order of params): new params must pair every array with the
+    # gradient of its own name, never by position (zip(params.values(), grads.values())).
+    params = dict(reversed(params.items()))
+    title = f"{_count(n, 'random example')} of 3 features, {what}, params keys in the order {list(params)}"
+    return _Case(number, title, model, X, y, params, settings, _telling_seed(n, 1, seed + number))
 
 
 # --- calling learner code ------------------------------------------------------------------
@@ -440,6 +451,8 @@ class _Run:
     problem: str | None = None
     raised: type | None = None
     mutated: bool = False
+    aliased: str | None = None
+    """In words, how the returned new_params reuse the params the function was given (judged last)."""
     params: dict | None = None
     losses: np.ndarray | None = None
     visits: tuple[_Visit, ...] = ()
@@ -485,8 +498,31 @@ def _run_training(fn, name: str, case: _Case, with_rng: bool) -> _Run:
         params, losses = _unpack(result, case.params, name)
     except _Malformed as error:
         return _Run(problem=str(error), visits=tuple(grad_fn.visits))
-    return _Run(params=params, losses=losses, visits=tuple(grad_fn.visits),
+    return _Run(params=params, losses=losses, visits=tuple(grad_fn.visits), aliased=_reused(result[0], given[0], name),
                 rng_after=rng.bit_generator.state if with_rng else None)
+
+
+def _shares_memory(a: np.ndarray, b: np.ndarray) -> bool:
+    if not np.may_share_memory(a, b):
+        return False
+    try:
+        return bool(np.shares_memory(a, b, max_work=10_000))
+    except np.exceptions.TooHardError:
+        return True
+
+
+def _reused(new_params: dict, params: dict, name: str) -> str | None:
+    """In words, how ``new_params`` is the dict ``params`` or holds one of its arrays (or a view of one)."""
+    fix = ("Build a new dict of new arrays (params[key] - lr * grads[key] makes a new array, even when lr is 0), "
+           "so that the caller's params stay the starting point whatever is done with the result.")
+    if new_params is params:
+        return f"{name} returned, as new_params, the very dict it was given as params. {fix}"
+    for key, value in new_params.items():
+        for given_key, given in params.items():
+            if isinstance(value, np.ndarray) and isinstance(given, np.ndarray) and _shares_memory(value, given):
+                how = "is the very array" if value is given else "shares its memory with the array"
+                return f"{name}'s new_params[{key!r}] {how} it was given as params[{given_key!r}]. {fix}"
+    return None
 
 
 def _unpack(result, params: dict, name: str) -> tuple[dict, np.ndarray]:
@@ -583,6 +619,8 @@ def _agree(a: _Run, b: _Run) -> bool:
     """Whether two runs on the same case did the same thing, within :data:`MUTANT_TOLERANCE`."""
     if a.problem is not None or b.problem is not None:
         return a.problem is not None and b.problem is not None and a.raised is b.raised and a.mutated == b.mutated
+    if (a.aliased is None) != (b.aliased is None):
+        return False
     same_losses = (a.losses is None and b.losses is None) or (
         a.losses is not None and b.losses is not None and a.losses.shape == b.losses.shape
         and _close(a.losses, b.losses, MUTANT_TOLERANCE))
@@ -697,6 +735,8 @@ def _training_difference(case: _Case, expected: _Run, got: _Run, unit: str, help
         return (f"In {case.describe()}: the results are right, but your function drew other random numbers from "
                 f"rng than one rng.permutation(N): the next epoch, drawing from the same generator, would get a "
                 f"different order than training.fit's.")
+    if got.aliased is not None:
+        return f"In {case.describe()}: the numbers are right, but {got.aliased}"
     return None
 
 
@@ -740,7 +780,10 @@ def _check_training(fn, function_name: str, task: str, cases: list[_Case], with_
     for case, ours, theirs in zip(cases, expected, runs):
         message = _training_difference(case, ours, theirs, unit, helper)
         if message:
-            _report(name, task, message, _named(function_name, run, cases, runs, expected))
+            # Returning the params it was given is no catalogued mistake; with lr=0 it would pass for one
+            # (an in-place update by zero), so no mistake is named for it.
+            reused = theirs.aliased is not None and message.endswith(theirs.aliased)
+            _report(name, task, message, [] if reused else _named(function_name, run, cases, runs, expected))
     return name
 
 
@@ -769,9 +812,9 @@ def _check_lr(lr) -> None:
 
 
 def _check_model(model) -> None:
-    if model not in ("linear", "softmax"):
-        raise ValueError(f"model must be 'linear' (LinearRegression) or 'softmax' (SoftmaxRegression), "
-                         f"got {model!r}")
+    if model not in ("linear", "softmax", "mlp"):
+        raise ValueError(f"model must be 'linear' (LinearRegression), 'softmax' (SoftmaxRegression) or 'mlp' "
+                         f"(an MLP with one hidden layer, four params), got {model!r}")
 
 
 # --- the checks ------------------------------------------------------------------------------
@@ -784,7 +827,10 @@ def check_sgd_epoch(fn, *, examples=(4, 7), lr: float = 0.1, model: str = "linea
     take ``loss, grads = grad_fn(params, X[i:i+1], y[i:i+1])`` at the latest params, move to new
     params ``params - lr * grads`` (new arrays, the inputs untouched) and record ``loss``. It is run
     on one case per entry of ``examples`` (that many examples; the first, for ``model="linear"``,
-    small enough to follow by hand), with a LinearRegression or a SoftmaxRegression (``model``).
+    small enough to follow by hand), with a LinearRegression, a SoftmaxRegression or an MLP with one
+    hidden layer (``model="linear"``, ``"softmax"`` or ``"mlp"``); the random cases give ``params``
+    with its keys in the reverse of the model's order. The returned params must be a new dict of new
+    arrays, even with ``lr=0``.
     """
     __tracebackhide__ = True
     examples = _check_examples(examples)
