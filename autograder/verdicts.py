@@ -46,7 +46,8 @@ _VISIBLE_OF_PROJECT = ("autograder/__init__.py", "autograder/wire.py", "autograd
                        "course_lib/__init__.py", "course_lib/data.py", "course_lib/functions.py",
                        "course_lib/models.py")
 BLOCKED_MODULES = ("course_lib.optimizers", "course_lib.checks", "course_lib.training", "course_lib.plots",
-                   "course_lib.widgets")
+                   "course_lib.widgets", "course_lib.schedules", "course_lib.schedule_widgets",
+                   "course_lib.comparison", "course_lib.rates")
 
 
 @dataclass(frozen=True)
@@ -186,10 +187,10 @@ class AnswerProcess:
                 decoder = wire.Decoder(header, blobs, inputs=inputs)
                 self._write_back(header, decoder, inputs, encoder, args, kwargs)
                 if header["op"] == "returned":
-                    result = decoder.decode(header.get("value"))
-                    return result
+                    return decoder.decode(header.get("value"))
                 self.note_undefined(header)
-                raise self._exception(header, raised_here)
+                raised = self._exception(header, raised_here)
+                break
         except wire.ChannelTimeout:
             self.dead = (f"{name} did not return within the {self.budget.cell_seconds:g} s this test has "
                          f"(an endless loop?)")
@@ -206,6 +207,8 @@ class AnswerProcess:
             self.dead = "grading stopped this test"
             self.close()
             raise
+        # Raised here, outside the protocol's try: the student's exception leaves the process alive.
+        raise raised
 
     def _answer_callback(self, header, blobs, callbacks, raised_here) -> None:
         number = header.get("id")

@@ -220,3 +220,14 @@ def test_a_result_too_big_to_send_is_a_clear_failure_and_the_grader_stays_small(
     tests = {"big": "sgd_update(np.ones(2), np.ones(2), {'step': 0})"}
     verdict, _ = _judge(_notebook(answer, tests))
     assert not verdict["big"].passed and words in verdict["big"].text, verdict["big"].text
+
+
+def test_an_exception_of_the_students_leaves_the_process_answering_the_next_call():
+    answer = ("def sgd_update(param, grad, state, lr=1e-3):\n"
+              "    if lr == 0.5:\n        raise TimeoutError('mine, not the graders')\n"
+              "    return param - lr * grad, state\n")
+    tests = {"visible": "try:\n    sgd_update(np.ones(1), np.ones(1), {}, lr=0.5)\nexcept TimeoutError as error:\n"
+                        "    assert 'mine' in str(error)\n"
+                        "new, _ = sgd_update(np.ones(1), np.ones(1), {}, lr=0.25)\nassert new[0] == 0.75"}
+    verdict, _ = _judge(_notebook(answer, tests))
+    assert verdict["visible"].passed, verdict["visible"].text
