@@ -1,4 +1,4 @@
-"""Lesson 13's exercise: a training recipe (an optimizer by name, its hyperparameters, a batch size
+"""Lesson 14's exercise: a training recipe (an optimizer by name, its hyperparameters, a batch size
 and a number of epochs) that must reach a target validation accuracy within a budget.
 
 :func:`check_recipe` checks what every test of the exercise needs before it trains: exactly the
