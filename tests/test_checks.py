@@ -10,6 +10,8 @@ from ipython_cells import shown_in_ipython
 
 from course_lib.checks import (MISTAKES, UPDATE_FUNCTIONS, CheckFailed, check_update, learner_optimizer,
                                mistake_update, mistakes_for, reference_update, rel_error)
+from course_lib.checks._calls import Outcome
+from course_lib.checks._compare import ROUNDING_UNITS, differences, relative_tolerance
 from course_lib.optimizers import (SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, ClassicMomentum,
                                    KingmaBaAdamax, NAdam, ReddiAMSGrad, RMSprop, SutskeverNesterov)
 
@@ -321,16 +323,17 @@ def test_writing_into_the_inputs_is_caught_and_named(write, where):
 
 
 def test_a_function_that_depends_on_earlier_calls_is_caught_when_fed_its_own_results():
-    calls = []
+    seen = []
 
     def adam_update(param, grad, state, **hyperparameters):
-        calls.append(None)
         new_param, new_state = _adam(param, grad, state, **hyperparameters)
-        return (new_param * 1.01 if len(calls) == 18 else new_param), new_state
+        again = any(np.array_equal(param, p) and np.array_equal(grad, g) for p, g in seen)
+        seen.append((param.copy(), grad.copy()))
+        return (new_param * 1.01 if again else new_param), new_state
     message = str(failure(adam_update, Adam(lr=0.1)))
     assert "Every step is right when your function is given the correct inputs" in message
-    assert "case 1 (one element, to follow by hand), step 3" in message
-    assert "something besides its arguments" in message
+    assert "case 1 (one element, to follow by hand), step 1" in message
+    assert "not the reference's step on those same inputs" in message and "something besides its arguments" in message
 
 
 def test_a_signature_without_a_hyperparameter_in_use_is_named():
@@ -492,4 +495,245 @@ def test_the_tolerance_lets_rounding_pass_and_catches_a_slightly_wrong_constant(
     def lr_slightly_off(param, grad, state, **hyperparameters):
         return _adam(param, grad, state, **{**hyperparameters, "lr": hyperparameters["lr"] * (1 + 1e-6)})
     message = str(failure(lr_slightly_off, Adam(lr=0.1)))
-    assert "The difference is small" in message and "<= 1e-08" in message
+    assert "The difference is small" in message and "1e-08 * max(|expected|, |got|)" in message
+
+
+# --- a comparison that knows rounding -------------------------------------------------------
+
+def sutskever_nesterov_textbook(param, grad_fn, state, lr=1e-3, momentum=0.9):
+    """Sutskever et al.'s eqs. 3-4 written from the look-ahead point: new_param = look_ahead - lr * g."""
+    velocity = state["velocity"]
+    look_ahead = param + momentum * velocity
+    gradient = grad_fn(look_ahead)
+    return look_ahead - lr * gradient, {"step": state["step"] + 1, "velocity": momentum * velocity - lr * gradient}
+
+
+def sutskever_nesterov_velocity_as_difference(param, grad_fn, state, lr=1e-3, momentum=0.9):
+    """The same step, with the velocity recovered as new_param - param."""
+    look_ahead = param + momentum * state["velocity"]
+    new_param = look_ahead - lr * grad_fn(look_ahead)
+    return new_param, {"step": state["step"] + 1, "velocity": new_param - param}
+
+
+@pytest.mark.parametrize("fn", [sutskever_nesterov_textbook, sutskever_nesterov_velocity_as_difference])
+@pytest.mark.parametrize("reference", [SutskeverNesterov(lr=0.03, momentum=0.99), SutskeverNesterov(lr=1.5, momentum=0.5),
+                                       SutskeverNesterov(lr=0.2, momentum=0.0), SutskeverNesterov(lr=0.1)],
+                         ids=lambda ref: ref.label)
+def test_textbook_forms_of_sutskevers_nesterov_pass_although_the_velocity_shrinks_to_rounding(fn, reference, capsys):
+    for seed in (3, 11):
+        check_update(fn, reference, steps=30, seed=seed, shapes=((7,), (3, 2, 2)))
+    assert "passed" in capsys.readouterr().out
+
+
+def _scaled(name: str, factor: float):
+    """The right answer with every result multiplied by ``factor``: a rounding-sized change."""
+    right = reference_update(name)
+
+    def update(param, gradient, state, **hyperparameters):
+        new_param, new_state = right(param, gradient, state, **hyperparameters)
+        return new_param * factor, {k: v * factor if isinstance(v, np.ndarray) else v for k, v in new_state.items()}
+    update.__signature__, update.__name__ = inspect.signature(right), name
+    return update
+
+
+HARD_FOR_ROUNDING = [
+    ("momentum_update", SGD(lr=0.05, momentum=0.99, dampening=0.9, weight_decay=0.01)),
+    ("nesterov_update", SGD(lr=0.02, momentum=0.99, weight_decay=0.01, nesterov=True)),
+    ("classic_momentum_update", ClassicMomentum(lr=0.2, momentum=0.0)),
+    ("sutskever_nesterov_update", SutskeverNesterov(lr=1.5, momentum=0.5)),
+    ("adagrad_update", Adagrad(lr=0.3, lr_decay=0.05, weight_decay=0.01)),
+    ("adadelta_update", Adadelta(lr=0.1, rho=0.99, eps=1e-8, weight_decay=0.3)),
+    ("rmsprop_update", RMSprop(lr=0.05, alpha=0.5, eps=1e-6, centered=True)),
+    ("adam_update", Adam(lr=0.1, betas=(0.0, 0.0), weight_decay=1.0)),
+    ("adamax_update", Adamax()),
+    ("nadam_update", NAdam(lr=0.03, betas=(0.5, 0.9), weight_decay=0.2)),
+    ("amsgrad_update", Adam(lr=0.05, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1, amsgrad=True)),
+]
+
+
+@pytest.mark.parametrize("factor", [1 + 1e-12, 1 - 1e-12, 1 + 1e-15])
+@pytest.mark.parametrize("name, reference", HARD_FOR_ROUNDING, ids=[name for name, _ in HARD_FOR_ROUNDING])
+def test_the_right_answer_changed_by_rounding_passes_every_step_and_every_free_run(name, reference, factor, capsys):
+    check_update(_scaled(name, factor), reference, steps=30, seed=6, shapes=((7,), (3, 2, 2), (1, 5)))
+    assert "passed" in capsys.readouterr().out
+
+
+def test_the_rounding_floor_is_a_few_rounding_units_of_the_quantities_combined():
+    eps = np.finfo(float).eps
+    expected = Outcome(param=np.array([0.5, 1e-10]), state={"step": 1, "velocity": np.array([1e-10, 1e-10])})
+    scales = {"param": np.array([0.5, 0.5]), "velocity": np.array([0.5, 0.5])}
+
+    def moved(by):
+        return Outcome(param=expected.param, state={"step": 1, "velocity": expected.state["velocity"] + by})
+    assert differences(moved(np.array([0.0, 4 * eps * 0.5])), expected, scales) == []
+    beyond = differences(moved(np.array([0.0, 2 * ROUNDING_UNITS * eps * 0.5])), expected, scales)
+    assert [(d.variable, d.index, d.scale) for d in beyond] == [("state['velocity']", (1,), 0.5)]
+    assert "S = 0.5" in beyond[0].note() and "float64's rounding unit" in beyond[0].note()
+    assert relative_tolerance(np.float64) == 1e-8 and relative_tolerance(np.float32) == 1e-4
+
+
+# --- cases that make mistakes visible -----------------------------------------------------
+
+def _message(fn, reference, **options) -> str:
+    message = str(failure(fn, reference, **options))
+    assert "global variable" not in message, "a real mistake, not hidden state"
+    return message
+
+
+def test_a_buffer_that_is_the_gradient_itself_is_caught_as_shared_memory():
+    def momentum_update(param, grad, state, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0):
+        if weight_decay:
+            grad = grad + weight_decay * param
+        buffer = grad if state["step"] == 0 else momentum * state["momentum_buffer"] + (1 - dampening) * grad
+        return param - lr * buffer, {"step": state["step"] + 1, "momentum_buffer": buffer}
+    message = _message(momentum_update, SGD(lr=0.1, momentum=0.9))
+    assert "case 1 (one element, to follow by hand), step 1" in message
+    assert "new_state['momentum_buffer'] shares memory with its input grad" in message and "grad.copy()" in message
+
+
+def test_results_that_share_memory_with_each_other_or_with_the_previous_step_are_caught():
+    def amsgrad_update(param, grad, state, **hyperparameters):
+        new_param, new_state = _adam(param, grad, state, **hyperparameters)
+        if state["step"] == 0:  # the maximum of 0 and exp_avg_sq is exp_avg_sq: right values, one array
+            new_state["max_exp_avg_sq"] = new_state["exp_avg_sq"]
+        return new_param, new_state
+    message = _message(amsgrad_update, Adam(lr=0.1, amsgrad=True))
+    assert "new_state['exp_avg_sq'] and new_state['max_exp_avg_sq'] are one array" in message
+
+    kept = {}
+
+    def momentum_update(param, grad, state, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0):
+        grad = grad + weight_decay * param
+        if state["step"] == 0:
+            kept["buffer"] = grad.copy()
+        else:
+            kept["buffer"] *= momentum
+            kept["buffer"] += (1 - dampening) * grad
+        return param - lr * kept["buffer"], {"step": state["step"] + 1, "momentum_buffer": kept["buffer"]}
+    message = _message(momentum_update, SGD(lr=0.1, momentum=0.9))
+    assert "case 1 (one element, to follow by hand), step 2" in message
+    assert "new_state['momentum_buffer'] is the array it returned at the previous step" in message
+
+
+def test_a_float64_result_for_float32_inputs_is_named():
+    def adam_update(param, grad, state, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                    decoupled_weight_decay=False):
+        m = np.zeros(param.shape) + betas[0] * state["exp_avg"] + (1 - betas[0]) * grad
+        v = betas[1] * state["exp_avg_sq"] + (1 - betas[1]) * grad * grad
+        t = state["step"] + 1
+        new_param = param - lr * m / (1 - betas[0]**t) / (np.sqrt(v / (1 - betas[1]**t)) + eps)
+        return new_param, {"step": t, "exp_avg": m, "exp_avg_sq": v}
+    message = _message(adam_update, Adam(lr=0.1))
+    assert "(float32 arrays, shape (2, 2)), step 1" in message
+    assert "new_param has dtype float64 but param is float32" in message and "np.zeros_like(param)" in message
+    assert "Only this case goes wrong: its arrays are float32" in message
+
+
+def test_float32_results_are_judged_to_float32_rounding(capsys):
+    def adam_in_float64(param, grad, state, **hyperparameters):
+        wide = {k: v.astype(np.float64) if isinstance(v, np.ndarray) else v for k, v in state.items()}
+        new_param, new_state = _adam(param.astype(np.float64), grad.astype(np.float64), wide, **hyperparameters)
+        return new_param.astype(param.dtype), {k: v.astype(param.dtype) if isinstance(v, np.ndarray) else v
+                                               for k, v in new_state.items()}
+    check_update(adam_in_float64, Adam(lr=0.1, weight_decay=0.1), steps=12)
+    assert "passed" in capsys.readouterr().out
+
+
+def test_telling_the_first_step_by_a_zero_buffer_fails_where_a_gradient_was_exactly_zero():
+    def momentum_update(param, grad, state, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0):
+        grad = grad + weight_decay * param
+        buf = state["momentum_buffer"]
+        buffer = np.where(buf == 0, grad, momentum * buf + (1 - dampening) * grad)
+        return param - lr * buffer, {"step": state["step"] + 1, "momentum_buffer": buffer}
+    message = _message(momentum_update, SGD(lr=0.1, momentum=0.9, dampening=0.5))
+    assert "At that element the gradient is exactly 0 at step" in message and "by state['step']" in message
+
+    def momentum_update(param, grad, state, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0):
+        grad = grad + weight_decay * param
+        first = not np.any(state["momentum_buffer"])
+        buffer = grad.copy() if first else momentum * state["momentum_buffer"] + (1 - dampening) * grad
+        return param - lr * buffer, {"step": state["step"] + 1, "momentum_buffer": buffer}
+    message = _message(momentum_update, SGD(lr=0.1, momentum=0.9, dampening=0.5))
+    assert "(zero gradient everywhere at step 1, as at a minimum), step 2" in message
+    assert "Only this case goes wrong: it starts where the gradient is exactly 0 everywhere" in message
+
+
+def test_code_that_only_works_for_vectors_fails_on_a_0d_array():
+    def adagrad_update(param, grad, state, lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0,
+                       eps=1e-10):
+        total = np.array([state["sum"][i] + grad[i] ** 2 for i in range(len(param))]).reshape(param.shape)
+        return param - lr * grad / (np.sqrt(total) + eps), {"step": state["step"] + 1, "sum": total}
+    message = _message(adagrad_update, Adagrad(lr=0.1))
+    assert "case 5 (a 0-d array, shape ()), step 1" in message and "len() of unsized object" in message
+    assert "Only this case goes wrong: param is a 0-d array" in message
+
+
+def test_an_lr_kept_from_an_earlier_call_or_in_the_state_fails_under_a_schedule():
+    def momentum_update(param, grad, state, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, _first={}):
+        lr = _first.setdefault("lr", lr)
+        buffer = grad + 0.0 if state["step"] == 0 else momentum * state["momentum_buffer"] + (1 - dampening) * grad
+        return param - lr * buffer, {"step": state["step"] + 1, "momentum_buffer": buffer}
+    error = failure(momentum_update, SGD(lr=0.1, momentum=0.9))
+    assert "(lr changing at every step, as under a schedule, shape (4,)), step 1" in str(error)
+    assert "Only this case goes wrong, the one whose lr changes between steps" in str(error)
+    assert error.mistakes == ()
+
+    def momentum_update(param, grad, state, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0):
+        lr = state.get("lr", lr)
+        buffer = grad + 0.0 if state["step"] == 0 else momentum * state["momentum_buffer"] + (1 - dampening) * grad
+        return param - lr * buffer, {"step": state["step"] + 1, "momentum_buffer": buffer, "lr": lr}
+    assert "new_state has the extra key 'lr'" in _message(momentum_update, SGD(lr=0.1, momentum=0.9))
+
+
+def test_an_lr_baked_into_the_buffer_is_named_under_a_schedule_too():
+    error = failure(mistake_update("momentum_update", "lr-inside-buffer"), SGD(lr=0.1, momentum=0.9))
+    assert error.mistakes == ("lr-inside-buffer",)
+
+
+def test_dampening_applied_without_momentum_fails_with_the_size_of_the_step():
+    def momentum_update(param, grad, state, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0):
+        grad = grad + weight_decay * param
+        if momentum == 0:
+            return param - lr * (1 - dampening) * grad, {"step": state["step"] + 1}
+        buffer = grad if state["step"] == 0 else momentum * state["momentum_buffer"] + (1 - dampening) * grad
+        return param - lr * buffer, {"step": state["step"] + 1, "momentum_buffer": buffer}
+    check_update(momentum_update, SGD(lr=0.1, momentum=0.9, dampening=0.5))
+    message = _message(momentum_update, SGD(lr=0.1, dampening=0.5))
+    assert "Your step, new_param - param, is 0.5 times the expected one." in message
+    assert "momentum=0.0, dampening=0.5" in message
+
+
+# --- the exercise's defaults ------------------------------------------------------------------
+
+@pytest.mark.parametrize("name, reference, defaults", [
+    (name, reference, {"momentum": 0.9} if name == "nesterov_update" else True)
+    for name, reference in HARD_FOR_ROUNDING])
+def test_the_defaults_are_checked_by_calling_with_no_keyword_arguments(name, reference, defaults, capsys):
+    check_update(reference_update(name), reference, defaults=defaults)
+    assert "defaults)" in capsys.readouterr().out
+
+
+def test_a_wrong_default_is_named_from_the_signature():
+    def adam_update(param, grad, state, lr=1e-2, betas=[0.9, 0.999], eps=1e-8, weight_decay=0.0,
+                    decoupled_weight_decay=False):
+        return _adam(param, grad, state, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                     decoupled_weight_decay=decoupled_weight_decay)
+    check_update(adam_update, Adam(lr=0.1))
+    message = _message(adam_update, Adam(lr=0.1), defaults=True)
+    assert "(called with no keyword arguments: the defaults), step 1" in message
+    assert "Called as adam_update(param, grad, state), your function must use the exercise's defaults: lr=0.001" \
+        in message
+    assert "Your signature has lr=0.01." in message and "betas=[" not in message.split("Your signature")[1]
+
+
+def test_defaults_that_cannot_be_called_or_that_the_reference_refuses_are_explained():
+    def adam_update(param, grad, state, lr, betas, eps, weight_decay, decoupled_weight_decay):
+        return _adam(param, grad, state, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                     decoupled_weight_decay=decoupled_weight_decay)
+    message = str(failure(adam_update, Adam(lr=0.1), defaults=True))
+    assert "adam_update cannot be called as adam_update(param, grad, state)" in message
+    assert "Give every hyperparameter its default" in message
+    with pytest.raises(ValueError, match="defaults=\\{\\} does not make a valid SGD"):
+        check_update(reference_update("nesterov_update"), SGD(lr=0.1, momentum=0.9, nesterov=True), defaults=True)
+    with pytest.raises(TypeError, match="defaults must be True, False or a dict"):
+        check_update(adam_update, Adam(), defaults="yes")

@@ -197,6 +197,11 @@ class Outcome:
     problem: str | None = None
     raised: type[BaseException] | None = None
     mutated: bool = False
+    shared: str | None = None
+    """A sentence if a returned array shares memory with an input, another result or an earlier result."""
+    returned: tuple = dataclasses.field(default=(), compare=False, repr=False)
+    """The arrays exactly as returned (``param`` and ``state`` hold copies taken at once), so that the
+    next call's results can be checked for being new arrays."""
 
     @property
     def broke_down(self) -> bool:
@@ -212,18 +217,24 @@ class Outcome:
 def _changed_input(param, gradient, state, given) -> str | None:
     """Name the first input the call changed; ``given`` holds the copies it received and their objects."""
     given_param, given_gradient, given_state, given_values = given
-    if not np.array_equal(param, given_param, equal_nan=True):
+    if not same_bits(param, given_param):
         return "param"
-    if not callable(gradient) and not np.array_equal(gradient, given_gradient, equal_nan=True):
+    if not callable(gradient) and not same_bits(gradient, given_gradient):
         return "grad"
     if set(given_state) != set(state):
         return "state (it added or removed keys)"
     for key, value in state.items():
         if given_state[key] is not given_values[key]:
             return f"state[{key!r}] (it assigned a new value to that key of the input dict)"
-        if not np.array_equal(np.asarray(value), np.asarray(given_state[key]), equal_nan=True):
+        if not same_bits(np.asarray(value), np.asarray(given_state[key])):
             return f"state[{key!r}]"
     return None
+
+
+def same_bits(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two arrays are identical, bit for bit: same shape, dtype and bytes (so NaN equals NaN).
+    Much faster than ``np.array_equal(..., equal_nan=True)`` on the small arrays of the checks."""
+    return a.shape == b.shape and a.dtype == b.dtype and a.tobytes() == b.tobytes()
 
 
 @contextlib.contextmanager
@@ -254,13 +265,16 @@ def raised_message(name: str, error: Exception) -> str:
     return f"{name} raised {type(error).__name__}: {str(error)[:200]}{learner_line(error)}"
 
 
-def call_update(fn, param, gradient, state, hyperparameters: dict) -> Outcome:
+def call_update(fn, param, gradient, state, hyperparameters: dict, earlier: tuple = ()) -> Outcome:
     """Call ``fn(param, gradient, state, **hyperparameters)`` on copies, and judge what it did.
 
     The inputs are never exposed: ``fn`` gets copies, which are compared with the originals
     afterwards to catch in-place writes. NumPy's floating-point warnings and Python warnings
     are silenced during the call, because any output on stderr zeroes an nbgrader test cell;
-    NaN and inf are judged from the results instead.
+    NaN and inf are judged from the results instead. The results must be new arrays: none may
+    share memory with an input, with another result, or with ``earlier`` (what the previous
+    step returned); the outcome says so in ``shared``, and keeps copies of the values, so that
+    a function that later changes an array it returned cannot change what was judged.
     """
     name = getattr(fn, "__name__", "the function")
     given_param = param.copy()
@@ -279,11 +293,54 @@ def call_update(fn, param, gradient, state, hyperparameters: dict) -> Outcome:
         new_param, new_state = _unpack(result, param, state, name)
     except _Malformed as error:
         return Outcome(problem=str(error))
-    return Outcome(param=new_param, state=new_state)
+    returned = {"new_param": new_param, **{f"new_state[{k!r}]": v for k, v in new_state.items()
+                                           if isinstance(v, np.ndarray)}}
+    inputs = {"param": given_param, **({} if callable(gradient) else {"grad": given_gradient}),
+              **{f"state[{k!r}]": v for k, v in given_values.items() if isinstance(v, np.ndarray)}}
+    return Outcome(param=new_param.copy(), state={k: np.copy(v) if isinstance(v, np.ndarray) else v
+                                                  for k, v in new_state.items()},
+                   shared=_sharing(name, returned, inputs, earlier), returned=tuple(returned.values()))
+
+
+def _overlap(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two arrays share memory: a cheap test of their bounds first, the exact one only if needed."""
+    return np.may_share_memory(a, b) and np.shares_memory(a, b, max_work=10_000)
+
+
+def _sharing(name: str, returned: dict, inputs: dict, earlier: tuple) -> str | None:
+    """Say which result is not a new array: it shares memory with an input, another result, or a result
+    of the previous step. A caller who later changes one of them in place (torch's optimizers
+    update their buffers in place) would silently change the other."""
+    results = list(returned.items())
+    for i, (where, array) in enumerate(results):
+        given = next((source for source, value in inputs.items() if _overlap(array, value)), None)
+        if given is not None:
+            return (f"{name}'s {where} shares memory with its input {given} (it is that array, or a view of "
+                    f"it): whoever changes one in place later changes the other. Return a new array, such "
+                    f"as {given}.copy() or the result of an expression.")
+        other = next((other for other, value in results[:i] if _overlap(array, value)), None)
+        if other is not None:
+            return (f"{name}'s {other} and {where} are one array (they share memory): changing one in place "
+                    f"would change the other. Return a separate array for each.")
+        if any(_overlap(array, value) for value in earlier):
+            return (f"{name}'s {where} is the array it returned at the previous step, changed in place: "
+                    f"the function keeps an array between calls. Build a new array at every step from "
+                    f"the inputs, so that each parameter array of a model gets its own results.")
+    return None
 
 
 class _Malformed(Exception):
     """The result does not have the structure the contract asks for."""
+
+
+_DTYPE_HINTS = {
+    "float64": "Computing in float32 loses digits that the checks, and training, need.",
+    "float32": ("float32 halves a model's memory, so results must stay float32. An array made without a "
+                "dtype, such as np.zeros(shape) or np.array([...]), and a NumPy function of a plain number, "
+                "such as np.sqrt(1 - beta2**t), are float64 and turn every result they touch into float64: "
+                "make arrays from the inputs (np.zeros_like(param)) and use ** 0.5 or math on plain numbers."),
+}
+"""Why a result must keep the dtype of its input, by the input's dtype."""
 
 
 def _describe(value) -> str:
@@ -354,8 +411,8 @@ def _checked_array(value, like: np.ndarray, where: str, like_name: str, name: st
         raise _Malformed(f"{name}'s {where} has dtype {value.dtype}; it must hold floats ({like.dtype}) like "
                          f"{like_name}.")
     if value.dtype != like.dtype:
-        raise _Malformed(f"{name}'s {where} has dtype {value.dtype} but {like_name} is {like.dtype}: keep "
-                         f"{like.dtype}, whose rounding stays far below the tolerance.")
+        raise _Malformed(f"{name}'s {where} has dtype {value.dtype} but {like_name} is {like.dtype}: the "
+                         f"results must keep the dtype of the inputs. {_DTYPE_HINTS.get(like.dtype.name, '')}")
     if value.shape != like.shape:
         raise _Malformed(f"{name}'s {where} has shape {value.shape} but {like_name} has shape {like.shape}: "
                          f"check the shapes of the arrays you combine.")
