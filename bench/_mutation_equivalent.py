@@ -22,6 +22,13 @@ EQUIVALENT: dict[str, str] = {
     # 00 run_gradient_descent
     "run_gradient_descent:3:swap-arguments:arguments 2 and 3 of `gradient_descent_step(points[-1], grad_fn(poi...`":
         "gradient_descent_step(theta, lr, grad) computes theta - grad * lr: the same product, bit for bit",
+    "run_gradient_descent:1:remove-copy:`np.array(start, dtype=float)` -> the original":
+        "start is a float array by the contract; np.array(points) copies the rows, so nothing aliases it",
+    "run_gradient_descent:1:drop-keyword:`dtype=` dropped from `np.array(start, dtype=float)`":
+        "start is a float array by the contract, so np.array(start) is already float",
+    # 05: torch refuses Nesterov with momentum 0, so a call that leaves momentum to its default is invalid.
+    "nesterov_update:def:default:momentum=0.0 -> 1.0":
+        "SGD(nesterov=True) needs momentum > 0 (torch raises otherwise): no valid call uses this default",
     # 01
     "mse_gradient:2:drop-call:`float(np.mean(residuals))` -> `np.mean(residuals)`":
         "np.mean gives a np.float64, a subclass of float with the same value",
