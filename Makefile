@@ -1,15 +1,22 @@
-# Two entry points: `make lab` (learners) and `make test` (developers and CI).
-# Both create .venv/ on first use and reuse it afterwards.
+# Entry points: `make lab` (learners), `make test` (developers and CI) and `make hub` (the course on a
+# JupyterHub on this machine, as root). All create .venv/ on first use and reuse it afterwards.
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+HUB_STAMP := $(VENV)/.installed-hub
+# make hub: where the hub keeps its files, its port, and who may log in (deploy/README.md).
+HUB_DIR   ?= /srv/optimizers-hands-on
+HUB_PORT  ?= 8000
+HUB_USERS ?= deploy/demo-users.txt
+# Learners get no instructor tools (formgrader, Create Assignment, course and assignment lists).
+LEARNER_JUPYTER := $(CURDIR)/deploy/jupyter/learner
 
 # Jupyter refuses to run as root (a container, a CI machine) unless told that it is meant.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab test setup bench clean
+.PHONY: lab test setup bench clean hub hub-setup hub-remove
 
 setup: $(STAMP)
 
@@ -23,7 +30,27 @@ $(STAMP): pyproject.toml
 # Learners work in my_copies/ (student versions, solutions stripped); existing copies are kept.
 lab: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m autograder mycopies
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter lab --notebook-dir=my_copies $(ALLOW_ROOT)
+	PATH="$(CURDIR)/$(BIN):$$PATH" JUPYTER_CONFIG_PATH="$(LEARNER_JUPYTER)$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}" \
+		$(BIN)/jupyter lab --notebook-dir=my_copies $(ALLOW_ROOT)
+
+# The course on a JupyterHub on this machine, on 127.0.0.1:$(HUB_PORT), for a trial (as root: it
+# creates the accounts of $(HUB_USERS) and prints their passwords). Ctrl-C stops it.
+hub: $(HUB_STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python deploy/hub.py --state $(HUB_DIR) up --port $(HUB_PORT) --users $(HUB_USERS)
+
+hub-setup: $(HUB_STAMP)
+
+$(HUB_STAMP): $(STAMP)
+	@test "$$(id -u)" = 0 || { echo "make hub runs as root: it creates accounts and starts servers as them"; exit 2; }
+	$(BIN)/python -m pip install --quiet -e '.[dev,hub]'
+	command -v configurable-http-proxy >/dev/null || { command -v npm >/dev/null || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }; \
+		npm install --global --silent configurable-http-proxy; }
+	touch $(HUB_STAMP)
+
+# Delete the accounts that `make hub` created (and their homes, the course directory with them).
+hub-remove:
+	$(BIN)/python deploy/hub.py --state $(HUB_DIR) remove
 
 test: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest $(PYTEST_ARGS)

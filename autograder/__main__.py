@@ -21,19 +21,28 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--cell-timeout", type=int, default=30, help="seconds per cell (default: 30)")
     parser.add_argument("--notebook-limit", type=float, default=300.0,
                         help="seconds for a whole notebook before its kernel is killed (default: 300)")
+    parser.add_argument("--exchange", type=Path,
+                        help="nbgrader's exchange of the course's JupyterHub (deploy/); given once, remembered "
+                             "by the course: release, collect and feedback then go through it")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     sub = commands.add_parser("release", help="generate student versions and prove them")
     sub.add_argument("notebook", nargs="*", help="notebook names (default: all)")
     sub.add_argument("--workers", type=int, help="parallel graders (default: all cores)")
-    sub = commands.add_parser("collect", help="place submissions from a folder or an LMS zip")
-    sub.add_argument("path", type=Path, help="folder of <student>/<notebook>.ipynb, or a zip")
+    sub = commands.add_parser("collect", help="place submissions from a folder, an LMS zip or the hub's exchange")
+    sub.add_argument("path", type=Path, nargs="?",
+                     help="folder of <student>/<notebook>.ipynb, or a zip (default: the hub's exchange)")
     sub = commands.add_parser("grade", help="autograde every submission not graded yet")
     sub.add_argument("--workers", type=int, help="parallel graders (default: all cores)")
     sub.add_argument("--retry-failed", action="store_true", help="grade failed submissions again")
     commands.add_parser("feedback", help="per-student HTML feedback (no hidden tests shown)")
     sub = commands.add_parser("export", help="grades CSV with a status per submission")
-    sub.add_argument("--output", type=Path, help="CSV file (default: <course>/grades.csv)")
+    sub.add_argument("--format", choices=("csv", "canvas", "moodle"), default="csv",
+                     help="csv: the course's table; canvas, moodle: those systems' grade import (default: csv)")
+    sub.add_argument("--output", type=Path,
+                     help="CSV file (default: <course>/grades.csv, grades-canvas.csv or grades-moodle.csv)")
+    sub = commands.add_parser("enroll", help="add students to the gradebook (a hub's accounts)")
+    sub.add_argument("student", nargs="+", help="student ids (the hub's user names)")
     sub = commands.add_parser("selfgrade", help="grade your own notebook with the hidden tests")
     sub.add_argument("notebook", type=Path, help="your notebook, e.g. my_copies/09_adam.ipynb")
     sub = commands.add_parser("mycopies", help="write student copies you do not have yet")
@@ -45,13 +54,18 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
-    course = Course(root=args.course_dir, notebook_dir=args.notebooks, cell_timeout=args.cell_timeout)
+    course = Course(root=args.course_dir, notebook_dir=args.notebooks, cell_timeout=args.cell_timeout,
+                    exchange=args.exchange)
     limits = Limits(notebook_seconds=args.notebook_limit)
     try:
         return _run(args, course, limits)
     except ValueError as error:
         print(f"autograder {args.command}: {error}", file=sys.stderr)
         return 2
+    finally:
+        # On a hub the course directory is the instructor's (their formgrader writes the gradebook).
+        if args.command not in ("mycopies", "selfgrade", "demo"):
+            course.hand_back()
 
 
 def _run(args, course: Course, limits: Limits) -> int:
@@ -70,9 +84,19 @@ def _run(args, course: Course, limits: Limits) -> int:
         proofs = commands.release(course, args.notebook, args.workers, limits)
         for proof in proofs:
             print(proof.describe())
-        return 1 if any(proof.problem for proof in proofs) else 0
+        published = {}
+        if course.exchange is not None:
+            proven = [proof.assignment for proof in proofs if not proof.problem]
+            published = commands.publish(course, proven)
+            for assignment, problem in sorted(published.items()):
+                print(f"{assignment}: " + (f"NOT IN THE EXCHANGE: {problem}" if problem
+                                           else f"in the exchange {course.exchange_root} (students fetch it)"))
+        return 1 if any(proof.problem for proof in proofs) or any(published.values()) else 0
     if args.command == "collect":
-        report = commands.collect(course, args.path)
+        if args.path is None:
+            report = commands.collect_exchange(course)
+        else:
+            report = commands.collect(course, args.path)
         for student, assignment, origin in report.placed:
             print(f"placed {origin} -> {student}/{assignment}")
         for origin, reason in report.unplaced:
@@ -95,12 +119,21 @@ def _run(args, course: Course, limits: Limits) -> int:
             print(page)
         for (student, assignment), reason in sorted(pages.failed.items()):
             print(f"NO FEEDBACK PAGE for {student}/{assignment}: {reason}")
-        return 1 if pages.failed else 0
+        released = []
+        if course.exchange is not None:
+            released = commands.release_feedback(course, pages)
+            for student, assignment, what in released:
+                print(f"feedback {student}/{assignment}: {what}")
+        return 1 if pages.failed or any(what.startswith("NOT") for *_, what in released) else 0
     if args.command == "export":
-        destination = args.output or course.root / "grades.csv"
-        commands.export(course, destination)
+        destination = args.output or course.root / commands.EXPORT_FILES[args.format]
+        commands.export(course, destination, args.format)
         print(commands.format_table(course))
         print(f"written {destination}")
+        return 0
+    if args.command == "enroll":
+        added = commands.enroll(course, args.student)
+        print(f"{len(added)} enrolled now ({', '.join(added) or 'none'}), {len(commands.enrolled(course))} in all")
         return 0
     if args.command == "demo":
         from .demo import run_demo

@@ -504,49 +504,331 @@ def feedback(course: Course, page_seconds: float = FEEDBACK_PAGE_SECONDS) -> Fee
             if reason:
                 failed[(student, assignment)] = reason
                 shutil.rmtree(course.feedback_dir(student) / assignment, ignore_errors=True)
+    waiting = _waiting_for_a_person(course)
     pages = []
     for student, assignments in sorted(by_student.items()):
-        rows = [_index_row(a, store.status(student, a) or "not graded yet", scores.get((student, a)),
+        rows = [_index_row(a, submission_status(store, waiting, student, a), scores.get((student, a)),
                            failed.get((student, a))) for a in assignments]
         pages.append(_write_index(course, student, rows))
     return FeedbackPages(pages, failed)
 
 
+# --- the hub's exchange (deploy/) ---------------------------------------------------------
+# On a JupyterHub, nbgrader's exchange carries the releases to the students, their submissions
+# back and the feedback to them. These run after the commands above when the course has one.
+
+def _nbgrader_failure(result: dict) -> str:
+    return "" if result.get("success") else _failure_reason(result)
+
+
+def publish(course: Course, assignments: list[str]) -> dict[str, str]:
+    """Put proven releases into the exchange (replacing an earlier one); ``assignment -> problem``."""
+    api = course.api(**{"ExchangeReleaseAssignment.force": True})
+    return {a: _nbgrader_failure(api.release_assignment(a)) for a in assignments}
+
+
+# nbgrader names a submission <student>+<assignment>+<timestamp>[+<random>].
+_SUBMISSION = re.compile(r"(?P<student>[^+]+)\+(?P<assignment>[^+]+)\+(?P<timestamp>[^+]+)(?:\+[^+]*)?")
+SUBMISSION_MAX_BYTES = 64 * 2**20
+
+
+def _owner_name(uid: int) -> str:
+    import pwd
+
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
+
+
+def _copy_submission(source: Path, target: Path) -> str:
+    """Copy a submission folder's regular files only; '' or why the submission is refused."""
+    total = 0
+    for folder, dirs, files in os.walk(source, followlinks=False):
+        for name in dirs + files:
+            path = Path(folder, name)
+            info = path.lstat()
+            if stat.S_ISLNK(info.st_mode):
+                return f"{path.relative_to(source)} is a symbolic link"
+            if not (stat.S_ISDIR(info.st_mode) or stat.S_ISREG(info.st_mode)):
+                return f"{path.relative_to(source)} is not a regular file"
+            if stat.S_ISREG(info.st_mode):
+                total += info.st_size
+                if total > SUBMISSION_MAX_BYTES:
+                    return f"larger than {SUBMISSION_MAX_BYTES // 2**20} MiB"
+                destination = target / path.relative_to(source)
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                destination.write_bytes(_read_file(path))
+    return ""
+
+
+def _stage_inbound(course: Course, assignments: list[str], report: CollectReport) -> Path:
+    """A private copy of the exchange's inbound/ holding only genuine submissions; its exchange root.
+
+    nbgrader's own collect only warns about a submission made under another student's name and
+    follows links as root. Here each submission is copied (regular files, no links, bounded
+    size) into the course's private files, owned by whoever made it, and only when that is the
+    student it names; nbgrader then collects from the copy.
+    """
+    staging = course.private_dir / "collecting"
+    shutil.rmtree(staging, ignore_errors=True)
+    inbound = staging / COURSE_ID / "inbound"
+    inbound.mkdir(parents=True)
+    source = course.exchange_course / "inbound"
+    for entry in sorted(os.scandir(source), key=lambda e: e.name) if source.is_dir() else []:
+        origin = f"exchange inbound/{entry.name}"
+        match = _SUBMISSION.fullmatch(entry.name)
+        if match is None or match["assignment"] not in assignments:
+            report.unplaced.append((origin, "not a submission of a released notebook"))
+            continue
+        info = entry.stat(follow_symlinks=False)
+        owner = _owner_name(info.st_uid)
+        problem = ""
+        if not stat.S_ISDIR(info.st_mode):
+            problem = "not a folder"
+        elif owner != match["student"]:
+            problem = f"made by {owner} under the name of {match['student']}"
+        elif _student_id_problem(match["student"]):
+            problem = _student_id_problem(match["student"])
+        else:
+            problem = _copy_submission(Path(entry.path), inbound / entry.name)
+        if problem:
+            shutil.rmtree(inbound / entry.name, ignore_errors=True)
+            report.unplaced.append((origin, problem))
+            continue
+        if os.geteuid() == 0:  # nbgrader's collect checks that the student owns the submission
+            for path in [inbound / entry.name, *(inbound / entry.name).rglob("*")]:
+                os.lchown(path, info.st_uid, info.st_gid)
+    return staging
+
+
+def collect_exchange(course: Course) -> CollectReport:
+    """Collect every released assignment's newest submissions from the hub's exchange.
+
+    A submission made under another student's name, or holding links or special files, is
+    refused with the reason. Submissions collected earlier are replaced by newer ones only.
+    """
+    if course.exchange is None:
+        raise ValueError("the course has no exchange (give --exchange once, as deploy/hub.py prints)")
+    assignments = course.released_assignments()
+    if not assignments:
+        raise ValueError("nothing is released yet: run `release` first")
+    report = CollectReport()
+    before = {key: _submission_stamp(course, *key) for key in course.submissions()}
+    staging = _stage_inbound(course, assignments, report)
+    try:
+        api = course.api(**{"Exchange.root": str(staging)})
+        for assignment in assignments:
+            problem = _nbgrader_failure(api.collect(assignment))
+            if problem:
+                report.unplaced.append((f"exchange {assignment}", problem))
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    for student, assignment in course.submissions():
+        stamp = _submission_stamp(course, student, assignment)
+        if before.get((student, assignment)) != stamp:
+            report.placed.append((student, assignment, f"exchange (submitted {stamp})"))
+    return report
+
+
+def _submission_stamp(course: Course, student: str, assignment: str) -> str:
+    try:
+        return (course.submitted(student, assignment).parent / "timestamp.txt").read_text().strip()
+    except OSError:
+        return ""
+
+
+def release_feedback(course: Course, pages: FeedbackPages) -> list[tuple[str, str, str]]:
+    """Put each finished feedback page into the exchange; ``(student, assignment, what happened)``.
+
+    A submission whose written answers wait for a person is held back: its feedback would
+    show a score that is not the grade.
+    """
+    waiting = _waiting_for_a_person(course)
+    api = course.api()
+    done = []
+    for student, assignment in course.submissions():
+        page = course.feedback_dir(student) / assignment / f"{assignment}.html"
+        if (student, assignment) in waiting:
+            done.append((student, assignment, f"held back: {NEEDS_MANUAL_GRADING}"))
+        elif (student, assignment) in pages.failed or not page.is_file():
+            done.append((student, assignment, "no feedback page"))
+        else:
+            problem = _nbgrader_failure(api.release_feedback(assignment, student))
+            done.append((student, assignment, f"NOT released: {problem}" if problem else "released"))
+    return done
+
+
 # --- export -------------------------------------------------------------------------------
 
-def grade_table(course: Course) -> tuple[list[str], list[dict]]:
-    """The export's columns and rows: one row per student, score and status per notebook."""
-    from nbgrader.api import Gradebook
+NEEDS_MANUAL_GRADING = "needs manual grading"
+EXPORT_FORMATS = ("csv", "canvas", "moodle")
+EXPORT_FILES = {"csv": "grades.csv", "canvas": "grades-canvas.csv", "moodle": "grades-moodle.csv"}
 
-    assignments = course.released_assignments()
-    store, scores = StatusStore(course), _scores(course)
+
+def _waiting_for_a_person(course: Course) -> set[tuple[str, str]]:
+    """``(student, assignment)`` of graded submissions whose written answers nobody has graded yet.
+
+    nbgrader marks a submission so when a manually graded cell was changed by the student and
+    has no manual score (an untouched written answer scores 0 without waiting for anyone).
+    """
+    from nbgrader.api import Gradebook, MissingEntry
+
+    if not Path(course.db_url.removeprefix("sqlite:///")).exists():
+        return set()
+    waiting = set()
     with Gradebook(course.db_url, COURSE_ID) as gradebook:
-        maxima = {a: gradebook.find_notebook(a, a).max_score for a in assignments}
+        for student, assignment in course.submissions():
+            try:
+                notebook = gradebook.find_submission_notebook(assignment, assignment, student)
+            except MissingEntry:
+                continue
+            if notebook.needs_manual_grade:
+                waiting.add((student, assignment))
+    return waiting
+
+
+def submission_status(store: StatusStore, waiting: set[tuple[str, str]], student: str, assignment: str) -> str:
+    """The grader's status, and ``needs manual grading`` while a written answer waits for a person."""
+    status = store.status(student, assignment)
+    if status is None:
+        return "not graded"
+    if (student, assignment) in waiting and not status.startswith("failed"):
+        return NEEDS_MANUAL_GRADING if status == "ok" else f"{status}; {NEEDS_MANUAL_GRADING}"
+    return status
+
+
+def grade_table(course: Course) -> tuple[list[str], list[dict]]:
+    """The export's columns and rows: one row per student, score and status per notebook.
+
+    A score is given only when it is final: graded, not failed, written answers graded. The
+    autograded points of a submission still waiting for a person are not a grade yet.
+    """
+    assignments = course.released_assignments()
+    store, scores, waiting = StatusStore(course), _scores(course), _waiting_for_a_person(course)
+    maxima = _maxima(course)
     submitted = set(course.submissions())
     columns = ["student", *[c for a in assignments for c in (a, f"{a} status")], "total", "max"]
     rows = []
-    for student in sorted({s for s, _ in submitted}):
+    # Everyone who submitted something, and everyone enrolled (a hub's students), even with nothing.
+    for student in sorted({s for s, _ in submitted} | set(enrolled(course))):
         row = {"student": student}
         total = 0.0
         for a in assignments:
             if (student, a) not in submitted:
                 row[a], row[f"{a} status"] = "", "missing"
                 continue
-            row[f"{a} status"] = store.status(student, a) or "not graded"
-            row[a] = f"{scores[(student, a)][0]:g}" if (student, a) in scores else ""
-            total += scores.get((student, a), (0.0, 0.0))[0]
+            row[f"{a} status"] = submission_status(store, waiting, student, a)
+            final = (student, a) in scores and (student, a) not in waiting
+            row[a] = f"{scores[(student, a)][0]:g}" if final else ""
+            total += scores[(student, a)][0] if final else 0.0
         row["total"], row["max"] = f"{total:g}", f"{sum(maxima.values()):g}"
         rows.append(row)
     return columns, rows
 
 
-def export(course: Course, destination: Path) -> list[dict]:
+def _maxima(course: Course) -> dict[str, float]:
+    """Each released assignment's points, autograded and written."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(course.db_url, COURSE_ID) as gradebook:
+        return {a: gradebook.find_notebook(a, a).max_score for a in course.released_assignments()}
+
+
+def enroll(course: Course, students: list[str]) -> list[str]:
+    """Add students to the gradebook (the hub's accounts), so that one who submits nothing is
+    ``missing`` in the export rather than absent; returns those who were not enrolled yet."""
+    from nbgrader.api import Gradebook
+
+    problems = [problem for student in students if (problem := _student_id_problem(student))]
+    if problems:
+        raise ValueError("; ".join(problems))
+    course.prepare()
+    known = set(enrolled(course))
+    with Gradebook(course.db_url, COURSE_ID) as gradebook:
+        for student in students:
+            gradebook.update_or_create_student(student)
+    return [student for student in students if student not in known]
+
+
+def enrolled(course: Course) -> list[str]:
+    """The students in the gradebook."""
+    from nbgrader.api import Gradebook
+
+    if not Path(course.db_url.removeprefix("sqlite:///")).exists():
+        return []
+    with Gradebook(course.db_url, COURSE_ID) as gradebook:
+        return sorted(student.id for student in gradebook.students)
+
+
+def _lms_ids(course: Course, lms: str) -> dict[str, str]:
+    """``student id -> the LMS's id of that person``, for students first collected from that LMS."""
+    record = course.private_dir / "lms_students.json"
+    known = json.loads(record.read_text()) if record.exists() else {}
+    prefix = f"{lms}:"
+    return {student: identity.removeprefix(prefix) for identity, student in known.items()
+            if identity.startswith(prefix)}
+
+
+def _canvas(course: Course, assignments: list[str], rows: list[dict], maxima: dict) -> tuple[list[str], list[dict]]:
+    """Canvas's Gradebook import CSV (Canvas LMS, "Import grades in the Gradebook", 2024-2025).
+
+    The five identity columns Canvas writes in its own export, a "Points Possible" row, then
+    one column per assignment (a new name makes a new assignment on import). Canvas matches a
+    row by ``ID`` (its user id, known for students collected from a Canvas download) or by
+    ``SIS Login ID`` (here the student id: the hub's username, the university login). A blank
+    cell leaves the grade as it is: missing, failed and not yet manually graded submissions are
+    left blank, never 0.
+    """
+    canvas_ids = _lms_ids(course, "canvas")
+    columns = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", *assignments]
+    points = {"Student": "    Points Possible", **{a: f"{maxima[a]:g}" for a in assignments}}
+    out = [points]
+    for row in rows:
+        student = row["student"]
+        out.append({"Student": student, "ID": canvas_ids.get(student, ""), "SIS User ID": "",
+                    "SIS Login ID": student, "Section": "", **{a: row[a] for a in assignments}})
+    return columns, out
+
+
+def _moodle(course: Course, assignments: list[str], rows: list[dict], maxima: dict) -> tuple[list[str], list[dict]]:
+    """Moodle's "Import grades: CSV file" (Moodle 4.1-4.5 gradebook import).
+
+    Moodle maps columns by hand on import: ``Username`` to "username" (the hub's usernames are
+    the university logins), each ``<assignment>`` column to a grade item ("new grade item"
+    creates it) and each ``<assignment> feedback`` column to that item's feedback, which carries
+    the status. Moodle skips empty grade cells, so missing, failed and not yet manually graded
+    submissions change nothing.
+    """
+    columns = ["Username", *[c for a in assignments for c in (a, f"{a} feedback")]]
+    out = []
+    for row in rows:
+        entry = {"Username": row["student"]}
+        for a in assignments:
+            entry[a] = row[a]
+            entry[f"{a} feedback"] = f"{row[a + ' status']}; out of {maxima[a]:g}"
+        out.append(entry)
+    return columns, out
+
+
+def export(course: Course, destination: Path, format: str = "csv") -> list[dict]:
+    """Write the grades as ``format``: ``csv`` (the course's own table), ``canvas`` or ``moodle``."""
+    if format not in EXPORT_FORMATS:
+        raise ValueError(f"unknown export format {format!r} (one of {', '.join(EXPORT_FORMATS)})")
     columns, rows = grade_table(course)
+    maxima = _maxima(course)
+    assignments = course.released_assignments()
+    if format == "canvas":
+        columns, written = _canvas(course, assignments, rows, maxima)
+    elif format == "moodle":
+        columns, written = _moodle(course, assignments, rows, maxima)
+    else:
+        written = rows
     destination.parent.mkdir(parents=True, exist_ok=True)
     with open(destination, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, columns)
+        writer = csv.DictWriter(handle, columns, restval="")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows(written)
     return rows
 
 

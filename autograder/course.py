@@ -13,6 +13,7 @@ top by :meth:`Course.api` because they only make sense inside this package.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -39,7 +40,7 @@ c.CourseDirectory.course_id = {course_id!r}
 c.Execute.timeout = {cell_timeout!r}
 c.OverwriteCells.add_missing_cells = True
 c.IgnorePattern.pattern = {warning_pattern!r}
-# nbgrader's exchange (assignment distribution) is unused; a private one keeps the formgrader quiet.
+{exchange_comment}
 c.Exchange.root = {exchange!r}
 '''
 
@@ -51,10 +52,21 @@ class Course:
     root: Path = DEFAULT_COURSE_DIR
     notebook_dir: Path = DEFAULT_NOTEBOOK_DIR
     cell_timeout: int = 30
+    # nbgrader's exchange of a JupyterHub (deploy/): release, collect and feedback go through it.
+    # Given once (``--exchange``), it is remembered in the course; None: no hub, a private one.
+    exchange: Path | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "root", Path(self.root).resolve())
         object.__setattr__(self, "notebook_dir", Path(self.notebook_dir).resolve())
+        if self.exchange is None:
+            try:
+                recorded = json.loads(self.hub_record.read_text())["exchange"]
+            except (OSError, ValueError, KeyError):
+                recorded = None
+            object.__setattr__(self, "exchange", recorded)
+        if self.exchange is not None:
+            object.__setattr__(self, "exchange", Path(self.exchange).resolve())
 
     # --- layout ---------------------------------------------------------------------------
 
@@ -70,6 +82,21 @@ class Course:
     def private_dir(self) -> Path:
         """The autograder's own files: grading status, kernel spec, worker scratch."""
         return self.root / ".autograder"
+
+    @property
+    def hub_record(self) -> Path:
+        """Where the course remembers the hub's exchange."""
+        return self.private_dir / "hub.json"
+
+    @property
+    def exchange_root(self) -> Path:
+        """nbgrader's exchange: the hub's, or a private one that keeps the formgrader quiet."""
+        return self.exchange if self.exchange is not None else self.private_dir / "exchange"
+
+    @property
+    def exchange_course(self) -> Path:
+        """This course's folder in the exchange (outbound/, inbound/, feedback/)."""
+        return self.exchange_root / COURSE_ID
 
     def source_notebooks(self, names=()) -> list[Path]:
         """The course's source notebooks, all of them or those named (by stem or path)."""
@@ -124,9 +151,14 @@ class Course:
         # Other local users, including the sandbox's kernels, must not read grades or hidden tests.
         os.chmod(self.root, 0o700)
         self.private_dir.mkdir(exist_ok=True)
+        comment = ("# The JupyterHub's exchange (deploy/): students fetch, submit and fetch feedback through it."
+                   if self.exchange is not None else
+                   "# nbgrader's exchange (assignment distribution) is unused; a private one keeps the formgrader quiet.")
         self.config_file.write_text(CONFIG_TEMPLATE.format(
             root=str(self.root), course_id=COURSE_ID, cell_timeout=self.cell_timeout,
-            warning_pattern=WARNING_PATTERN, exchange=str(self.private_dir / "exchange")))
+            warning_pattern=WARNING_PATTERN, exchange=str(self.exchange_root), exchange_comment=comment))
+        if self.exchange is not None:
+            self.hub_record.write_text(json.dumps({"exchange": str(self.exchange)}) + "\n")
         # Creating a gradebook runs the `alembic` executable found on PATH (nbgrader-notes).
         bin_dir = str(Path(sys.executable).parent)
         if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
@@ -152,7 +184,8 @@ class Course:
         from nbgrader.apps import NbGraderAPI
         from nbgrader.coursedir import CourseDirectory
 
-        (self.private_dir / "exchange").mkdir(parents=True, exist_ok=True)
+        if self.exchange is None:
+            (self.private_dir / "exchange").mkdir(parents=True, exist_ok=True)
         config = self.config(**overrides)
         return NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
 
@@ -163,3 +196,44 @@ class Course:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(notebook, target)
         return assignment
+
+    # --- a course directory that belongs to someone else (the hub's instructor) ---------------
+
+    def hand_back(self) -> list[Path]:
+        """Give what root wrote in another user's course directory back to that user.
+
+        On a hub the course directory belongs to the instructor, whose formgrader writes the
+        gradebook (manual grades), while ``release``, ``grade`` and the rest run as root for the
+        sandbox. Everything under the directory and in the course's exchange folder becomes the
+        directory owner's again, except the autograder's private files, which stay root's. Links
+        are never followed. Returns the paths that changed hands; nothing happens unless root
+        works in a directory owned by another user.
+        """
+        if os.geteuid() != 0 or not self.root.is_dir():
+            return []
+        owner = self.root.stat()
+        if owner.st_uid == 0:
+            return []
+        changed = []
+
+        def take(path: Path) -> None:
+            info = path.lstat()
+            if (info.st_uid, info.st_gid) != (owner.st_uid, owner.st_gid):
+                os.lchown(path, owner.st_uid, owner.st_gid)
+                changed.append(path)
+
+        # Not inside inbound/: a submission must stay its student's (nbgrader's collect checks the owner).
+        keep = {self.private_dir, self.exchange_course / "inbound"}
+        trees = [self.root] + ([self.exchange_course] if self.exchange is not None else [])
+        for tree in trees:
+            if not tree.is_dir():
+                continue
+            take(tree)
+            for folder, dirs, files in os.walk(tree, followlinks=False):
+                if Path(folder) in keep:
+                    dirs.clear()
+                    continue
+                dirs[:] = [name for name in dirs if Path(folder, name) != self.private_dir]
+                for name in dirs + files:
+                    take(Path(folder, name))
+        return changed
