@@ -302,9 +302,15 @@ def call_update(fn, param, gradient, state, hyperparameters: dict, earlier: tupl
                    shared=_sharing(name, returned, inputs, earlier), returned=tuple(returned.values()))
 
 
-def _overlap(a: np.ndarray, b: np.ndarray) -> bool:
-    """Whether two arrays share memory: a cheap test of their bounds first, the exact one only if needed."""
-    return np.may_share_memory(a, b) and np.shares_memory(a, b, max_work=10_000)
+def overlap(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two arrays share memory: a cheap test of their bounds first, the exact one only if
+    needed, and "yes" when even that is too costly to decide (an answer must not be that close)."""
+    if not np.may_share_memory(a, b):
+        return False
+    try:
+        return bool(np.shares_memory(a, b, max_work=10_000))
+    except np.exceptions.TooHardError:
+        return True
 
 
 def _sharing(name: str, returned: dict, inputs: dict, earlier: tuple) -> str | None:
@@ -313,16 +319,16 @@ def _sharing(name: str, returned: dict, inputs: dict, earlier: tuple) -> str | N
     update their buffers in place) would silently change the other."""
     results = list(returned.items())
     for i, (where, array) in enumerate(results):
-        given = next((source for source, value in inputs.items() if _overlap(array, value)), None)
+        given = next((source for source, value in inputs.items() if overlap(array, value)), None)
         if given is not None:
             return (f"{name}'s {where} shares memory with its input {given} (it is that array, or a view of "
                     f"it): whoever changes one in place later changes the other. Return a new array, such "
                     f"as {given}.copy() or the result of an expression.")
-        other = next((other for other, value in results[:i] if _overlap(array, value)), None)
+        other = next((other for other, value in results[:i] if overlap(array, value)), None)
         if other is not None:
             return (f"{name}'s {other} and {where} are one array (they share memory): changing one in place "
                     f"would change the other. Return a separate array for each.")
-        if any(_overlap(array, value) for value in earlier):
+        if any(overlap(array, value) for value in earlier):
             return (f"{name}'s {where} is the array it returned at the previous step, changed in place: "
                     f"the function keeps an array between calls. Build a new array at every step from "
                     f"the inputs, so that each parameter array of a model gets its own results.")

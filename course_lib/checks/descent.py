@@ -31,7 +31,7 @@ import numpy as np
 from ..functions import get_surface
 from ..models import LinearRegression
 from ._cases import case_rng
-from ._calls import _describe, _Malformed, fail, learner_line, quietly, raised_message
+from ._calls import _describe, _Malformed, fail, learner_line, overlap, quietly, raised_message
 from ._check import _Quadratic
 from ._compare import MUTANT_TOLERANCE, TOLERANCE, TOLERANCE_NOTE, relative_errors
 from .mistakes import EXERCISE_MISTAKES, ExerciseMistake, register_exercise_mistakes
@@ -101,15 +101,6 @@ def _raw_call(fn, case: _Case, writable: frozenset = frozenset()):
         return fn(*args), args
 
 
-def _shares_memory(a: np.ndarray, b: np.ndarray) -> bool:
-    if not np.may_share_memory(a, b):
-        return False
-    try:
-        return bool(np.shares_memory(a, b, max_work=10_000))
-    except np.exceptions.TooHardError:
-        return True
-
-
 def _aliased_input(exercise: _Exercise, case: _Case, value, args: list, name: str) -> str | None:
     """In words, the first returned array that is, or shares memory with, one of the array inputs."""
     items = value if isinstance(value, tuple) else (value,)
@@ -117,7 +108,7 @@ def _aliased_input(exercise: _Exercise, case: _Case, value, args: list, name: st
         if not isinstance(item, np.ndarray):
             continue
         for input_name, arg in zip(case.names, args):
-            if isinstance(arg, np.ndarray) and _shares_memory(item, arg):
+            if isinstance(arg, np.ndarray) and overlap(item, arg):
                 how = "the very array" if item is arg else "an array that shares its memory with the array"
                 return (f"{name} returned, as {what}, {how} it was given as {input_name}, not a new array: "
                         f"the caller's {input_name} and your result would change together. "

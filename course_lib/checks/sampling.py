@@ -43,7 +43,7 @@ import numpy as np
 
 from ..models import MLP, LinearRegression, SoftmaxRegression
 from ._cases import case_seed
-from ._calls import _checked_array, _describe, _Malformed, fail, quietly, raised_message
+from ._calls import _checked_array, _describe, _Malformed, fail, overlap, quietly, raised_message
 from ._compare import MUTANT_TOLERANCE, TOLERANCE, TOLERANCE_NOTE, relative_errors
 from .mistakes import EXERCISE_MISTAKES, ExerciseMistake, register_exercise_mistakes
 
@@ -502,15 +502,6 @@ def _run_training(fn, name: str, case: _Case, with_rng: bool) -> _Run:
                 rng_after=rng.bit_generator.state if with_rng else None)
 
 
-def _shares_memory(a: np.ndarray, b: np.ndarray) -> bool:
-    if not np.may_share_memory(a, b):
-        return False
-    try:
-        return bool(np.shares_memory(a, b, max_work=10_000))
-    except np.exceptions.TooHardError:
-        return True
-
-
 def _reused(new_params: dict, params: dict, name: str) -> str | None:
     """In words, how ``new_params`` is the dict ``params`` or holds one of its arrays (or a view of one)."""
     fix = ("Build a new dict of new arrays (params[key] - lr * grads[key] makes a new array, even when lr is 0), "
@@ -519,7 +510,7 @@ def _reused(new_params: dict, params: dict, name: str) -> str | None:
         return f"{name} returned, as new_params, the very dict it was given as params. {fix}"
     for key, value in new_params.items():
         for given_key, given in params.items():
-            if isinstance(value, np.ndarray) and isinstance(given, np.ndarray) and _shares_memory(value, given):
+            if isinstance(value, np.ndarray) and isinstance(given, np.ndarray) and overlap(value, given):
                 how = "is the very array" if value is given else "shares its memory with the array"
                 return f"{name}'s new_params[{key!r}] {how} it was given as params[{given_key!r}]. {fix}"
     return None
