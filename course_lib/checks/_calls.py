@@ -50,6 +50,11 @@ class CheckFailed(AssertionError):
         super().__init__(message)
         self.mistakes = tuple(mistakes)
 
+    def _render_traceback_(self) -> list[str]:
+        """What IPython and Jupyter show instead of a traceback: the message alone. The frames would
+        be the check's own code, which says nothing to the learner; the cell still fails."""
+        return f"{type(self).__name__}: {self}".splitlines()
+
 
 def fail(message: str, mistakes: tuple[str, ...] = ()):
     """Raise :class:`CheckFailed`; its callers set ``__tracebackhide__`` so IPython and pytest skip them."""
