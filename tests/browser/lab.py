@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPOSITORY = Path(__file__).resolve().parents[2]
+# What `make lab` puts on JUPYTER_CONFIG_PATH: learners get no instructor tools.
+LEARNER_CONFIG = REPOSITORY / "deploy" / "jupyter" / "learner"
 BIN = Path(sys.executable).parent
 STOP_GRACE_SECONDS = 30
 
@@ -126,12 +128,15 @@ class LabServer:
                 process.kill()
 
 
-def start_lab(notebook_dir: Path, *, cwd: Path, home: Path, log: Path, timeout: float = 180) -> LabServer:
+def start_lab(notebook_dir: Path, *, cwd: Path, home: Path, log: Path, timeout: float = 180,
+              learner: bool = False) -> LabServer:
     """Start ``jupyter lab`` on ``notebook_dir`` from ``cwd``, with its private folders in ``home``,
-    its output in ``log``; return once ``/api/status`` answers."""
+    its output in ``log``, as ``make lab`` does for a ``learner``; return once ``/api/status`` answers."""
     token = secrets.token_urlsafe(24)
     port = _free_port()
     environment = {**course_environment(), "JUPYTER_TOKEN": token}
+    if learner:
+        environment["JUPYTER_CONFIG_PATH"] = str(LEARNER_CONFIG)
     for variable, name in PRIVATE_DIRS.items():
         environment[variable] = str(home / name)
         (home / name).mkdir(parents=True, exist_ok=True)

@@ -115,7 +115,8 @@ def learner_lab(tmp_path_factory, artefacts):
     base = tmp_path_factory.mktemp("learner")
     made = run_autograder("mycopies", "--into", str(base / "my_copies"))
     assert made.returncode == 0 and f"{LESSON}.ipynb: written" in made.stdout, made.stdout
-    server = start_lab(base / "my_copies", cwd=base, home=base / "jupyter", log=artefacts / "learner-server.log")
+    server = start_lab(base / "my_copies", cwd=base, home=base / "jupyter", log=artefacts / "learner-server.log",
+                       learner=True)
     yield server
     server.stop()
 
@@ -245,6 +246,9 @@ def test_a_wrong_answer_gets_the_visible_tests_diagnosis(page, steps, learner_la
     diagnosis = notebook.error_output(visible_test)
     expect(diagnosis).to_contain_text(f'This matches a classic mistake, "{mistake.name}"')
     expect(diagnosis).to_contain_text(mistake.hint)
+    # The check's message alone: no traceback of the checks' own frames above it.
+    expect(diagnosis).not_to_contain_text("Traceback")
+    expect(diagnosis).not_to_contain_text("_calls.py")
     notebook.scroll_to(visible_test)
     steps.shot("diagnosis", readme_name="diagnosis")
 

@@ -18,12 +18,11 @@ pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (
 
 from playwright.sync_api import expect  # noqa: E402
 
-from .lab import REPOSITORY, start_lab  # noqa: E402
+from .lab import LEARNER_CONFIG, REPOSITORY, start_lab  # noqa: E402
 from .pages import CHROMIUM, NO_CHROMIUM  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM)]
 
-LEARNER_CONFIG = REPOSITORY / "deploy" / "jupyter" / "learner"
 INSTRUCTOR_TOOLS = {"Formgrader", "Formgrader (local)", "Create assignment", "Course List", "Assignment List"}
 
 
@@ -36,13 +35,8 @@ def test_make_lab_uses_the_learners_configuration():
 @pytest.fixture(scope="module")
 def learner_lab(tmp_path_factory, artefacts):
     folder = tmp_path_factory.mktemp("learner-tools")
-    monkeypatch = pytest.MonkeyPatch()
-    monkeypatch.setenv("JUPYTER_CONFIG_PATH", str(LEARNER_CONFIG))
-    try:
-        server = start_lab(folder, cwd=folder, home=tmp_path_factory.mktemp("learner-tools-jupyter"),
-                           log=artefacts / "learner-tools-server.log")
-    finally:
-        monkeypatch.undo()
+    server = start_lab(folder, cwd=folder, home=tmp_path_factory.mktemp("learner-tools-jupyter"),
+                       log=artefacts / "learner-tools-server.log", learner=True)
     yield server
     server.stop()
 
