@@ -125,8 +125,9 @@ class Sandbox:
     """
 
     def __init__(self, command: list[str], *, readable: list[str], limits: SandboxLimits = SandboxLimits(),
-                 pass_fds: tuple[int, ...] = (), env: dict[str, str] | None = None, isolate: bool | None = None):
-        if not all(os.path.isabs(path) for path in (command[0], *readable)):
+                 pass_fds: tuple[int, ...] = (), env: dict[str, str] | None = None, isolate: bool | None = None,
+                 hidden: tuple[str, ...] = ()):
+        if not all(os.path.isabs(path) for path in (command[0], *readable, *hidden)):
             raise ValueError(f"the command and the readable paths must be absolute: {command[0]!r}, {readable!r}")
         self.limits = limits
         self.isolated = isolation_available() if isolate is None else isolate
@@ -137,12 +138,12 @@ class Sandbox:
         self._killed = False
         self._oom_kills: int | None = None
         try:
-            self._start(command, list(readable), tuple(pass_fds), env or {})
+            self._start(command, list(readable), tuple(pass_fds), env or {}, tuple(hidden))
         except BaseException:
             self.kill()
             raise
 
-    def _start(self, command, readable, pass_fds, env) -> None:
+    def _start(self, command, readable, pass_fds, env, hidden) -> None:
         limits = self.limits
         rlimits = [["RLIMIT_FSIZE", limits.file_bytes, limits.file_bytes], ["RLIMIT_CORE", 0, 0],
                    # Soft below hard: SIGXCPU first, which describe_exit can name.
@@ -160,7 +161,7 @@ class Sandbox:
             # With a uid of its own this counts the sandbox's processes only; kept with cgroups too.
             rlimits.append(["RLIMIT_NPROC", limits.processes, limits.processes])
             plan.update(uid=self.uid, cgroups=self._cgroups, home=_HOME,
-                        mounts=_mount_plan(readable, self.uid, limits.tmp_bytes))
+                        mounts=_mount_plan(readable, self.uid, limits.tmp_bytes, hidden))
             home = _HOME
         else:
             self._scratch = home = tempfile.mkdtemp(prefix="sandbox-")
@@ -421,8 +422,11 @@ def _oom_kills(cgroups: list[str]) -> int | None:
     return None
 
 
-def _mount_plan(readable: list[str], uid: int, tmp_bytes: int) -> list[list]:
+def _mount_plan(readable: list[str], uid: int, tmp_bytes: int, hidden=()) -> list[list]:
     """The sandbox's filesystem, as [kind, path inside, argument] steps, parents before children.
+
+    ``hidden`` directories inside the allowed paths (installed packages the command must not
+    use) are covered by an empty read-only tmpfs.
 
     Each allowed path is bound from its real location to the same real path inside (a path under
     a closed directory, like pyenv's under /root, becomes reachable: the directories above it are
@@ -450,6 +454,7 @@ def _mount_plan(readable: list[str], uid: int, tmp_bytes: int) -> list[list]:
 
     binds = [path for path in binds if not shown_by_another(path)]
     steps += [["bind", path, path] for path in binds]
+    steps += [["hide", os.path.realpath(path), "size=4k,mode=0555"] for path in hidden if os.path.isdir(path)]
     steps += [["symlink", os.path.abspath(path), os.path.realpath(path)]
               for path in paths if os.path.lexists(path) and os.path.abspath(path) != os.path.realpath(path)
               and not any(_within(os.path.abspath(path), other) for other in [*binds, *_SYSTEM])]
@@ -625,6 +630,9 @@ def _build_root(plan: dict, libc) -> None:
             _mount(libc, source, path, None, _MS_BIND, what=f"bind {path}")
             sealed = _MS_NOEXEC if kind == "device" else _MS_RDONLY | _MS_NODEV  # devices stay writable
             _mount(libc, None, path, None, _MS_REMOUNT | _MS_BIND | _MS_NOSUID | sealed, what=f"bind {path}")
+        elif kind == "hide":
+            _mount(libc, "tmpfs", path, "tmpfs", _MS_RDONLY | _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, argument,
+                   what=f"hide {path}")
         else:  # tmpfs, proc: the new PID namespace's own
             os.makedirs(path, exist_ok=True)
             noexec = _MS_NOEXEC if kind == "proc" or path == "/dev" else 0

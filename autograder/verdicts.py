@@ -19,12 +19,14 @@ never asked anything whose message a student sees.
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import io
 import os
 import secrets
 import signal
 import sys
+import sysconfig
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +47,14 @@ REPOSITORY = Path(__file__).resolve().parents[1]
 _VISIBLE_OF_PROJECT = ("autograder/__init__.py", "autograder/wire.py", "autograder/answer_server.py",
                        "course_lib/__init__.py", "course_lib/data.py", "course_lib/functions.py",
                        "course_lib/models.py")
+# The installed packages the answer process may use: numpy, and matplotlib with what it needs (an
+# answer may plot). Every other top-level package is hidden: torch and scikit-learn hold optimizers,
+# and nothing else is needed. The editable install's finder and setuptools' hook stay.
+ALLOWED_PACKAGES = frozenset({
+    "numpy", "numpy.libs", "matplotlib", "mpl_toolkits", "matplotlib_inline", "contourpy", "cycler",
+    "fontTools", "kiwisolver", "packaging", "PIL", "pillow.libs", "pyparsing", "dateutil", "_distutils_hack",
+    "__pycache__",
+})
 BLOCKED_MODULES = ("course_lib.optimizers", "course_lib.checks", "course_lib.training", "course_lib.plots",
                    "course_lib.widgets", "course_lib.schedules", "course_lib.schedule_widgets",
                    "course_lib.comparison", "course_lib.rates")
@@ -94,6 +104,18 @@ def _learner_where(where) -> str:
             f"line {where.get('line', '?')})" + (f": {text}" if text else ""))
 
 
+@functools.lru_cache(maxsize=None)
+def unneeded_packages() -> tuple[str, ...]:
+    """The installed package directories the answer process must not see (see ALLOWED_PACKAGES)."""
+    found = set()
+    for key in ("purelib", "platlib"):
+        root = Path(sysconfig.get_paths()[key])
+        if root.is_dir():
+            found |= {str(entry) for entry in root.iterdir() if entry.is_dir() and entry.name not in ALLOWED_PACKAGES
+                      and not entry.name.endswith((".dist-info", ".egg-info"))}
+    return tuple(sorted(found))
+
+
 class AnswerProcess:
     """One sandboxed process that holds a student's answers and runs them on request."""
 
@@ -115,7 +137,8 @@ class AnswerProcess:
         env = {"MPLBACKEND": "agg", "PYTHONDONTWRITEBYTECODE": "1"}
         try:
             self.box = sandbox.Sandbox(command, readable=readable, limits=self.limits,
-                                       pass_fds=(to_child, from_child), env=env, isolate=self.isolate)
+                                       pass_fds=(to_child, from_child), env=env, isolate=self.isolate,
+                                       hidden=unneeded_packages())
         finally:
             os.close(to_child)
             os.close(from_child)

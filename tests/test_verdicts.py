@@ -231,3 +231,22 @@ def test_an_exception_of_the_students_leaves_the_process_answering_the_next_call
                         "new, _ = sgd_update(np.ones(1), np.ones(1), {}, lr=0.25)\nassert new[0] == 0.75"}
     verdict, _ = _judge(_notebook(answer, tests))
     assert verdict["visible"].passed, verdict["visible"].text
+
+
+@pytest.mark.skipif(not __import__("autograder.sandbox").sandbox.isolation_available(),
+                    reason="hiding installed packages needs the isolated sandbox (root on Linux)")
+def test_installed_optimizers_are_not_there_for_an_answer():
+    """torch and scikit-learn implement the optimizers: their code is not in the answer process (an
+    emptied package directory imports as an empty namespace, so the test asks for their modules)."""
+    answer = ("def sgd_update(param, grad, state, lr=1e-3):\n"
+              "    found = []\n"
+              "    for name in ('torch.optim', 'sklearn.neural_network', 'scipy.optimize', 'matplotlib.pyplot', 'numpy'):\n"
+              "        try:\n"
+              "            __import__(name)\n"
+              "            found.append(name)\n"
+              "        except ImportError:\n"
+              "            pass\n"
+              "    return found\n")
+    tests = {"visible": "assert sgd_update(None, None, None) == ['matplotlib.pyplot', 'numpy'], sgd_update(None, None, None)"}
+    verdict, _ = _judge(_notebook(answer, tests))
+    assert verdict["visible"].passed, verdict["visible"].text
