@@ -127,3 +127,15 @@ class Notebook:
         # Problems before the validation itself (saving, a version mismatch) have dialogs of their own.
         expect(header).to_have_text("Validation Results")
         return self.page.locator(".jp-Dialog #validation-message")
+
+
+# A learner's wrong answer to lesson 00's first exercise: the one-sided difference it warns about.
+FORWARD_DIFFERENCE = """\
+def numerical_gradient(f, theta, h=1e-5):
+    gradient = np.zeros_like(theta, dtype=float)
+    for j in range(len(theta)):
+        shifted = theta.copy()
+        shifted[j] += h
+        gradient[j] = (f(shifted) - f(theta)) / h
+    return gradient
+"""

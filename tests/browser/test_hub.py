@@ -44,7 +44,7 @@ from playwright.sync_api import expect  # noqa: E402
 
 from .conftest import ACTION_TIMEOUT_MS, VIEWPORT  # noqa: E402
 from .lab import REPOSITORY, _DIE_WITH_PARENT, _free_port, _start_time, course_environment  # noqa: E402
-from .pages import CHROMIUM, LONG_WAIT_MS, NO_CHROMIUM, Notebook, choose_menu  # noqa: E402
+from .pages import CHROMIUM, FORWARD_DIFFERENCE, LONG_WAIT_MS, NO_CHROMIUM, Notebook, choose_menu  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM)]
 
@@ -55,15 +55,6 @@ ACCOUNT_COMMENT = "optimizers-hands-on hub account"
 STALE_ACCOUNT = re.compile(r"oht[0-9a-f]{4}-(?:inst|a|b|c)")
 SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
 HIDDEN_MARKERS = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
-# B's wrong answer: the one-sided difference the exercise warns about.
-FORWARD_DIFFERENCE = """\
-def numerical_gradient(f, theta, h=1e-5):
-    gradient = np.zeros_like(theta, dtype=float)
-    for j in range(len(theta)):
-        shifted = theta.copy()
-        shifted[j] += h
-        gradient[j] = (f(shifted) - f(theta)) / h
-    return gradient"""
 WRITTEN = {
     "q1_ravine": "Along the steep direction the step overshoots unless the learning rate is small, "
                  "and then progress along the flat valley floor is slow.",

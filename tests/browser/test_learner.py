@@ -22,7 +22,7 @@ from playwright.sync_api import expect  # noqa: E402
 from course_lib.checks.mistakes import EXERCISE_MISTAKES  # noqa: E402
 
 from .lab import REPOSITORY, run_autograder, start_lab  # noqa: E402
-from .pages import CHROMIUM, NO_CHROMIUM, NUMBERED_PROMPT, Notebook, choose_menu  # noqa: E402
+from .pages import CHROMIUM, FORWARD_DIFFERENCE, NO_CHROMIUM, NUMBERED_PROMPT, Notebook, choose_menu  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM)]
 
@@ -30,16 +30,6 @@ LESSON = "00_what_is_an_optimizer"
 SOURCE = REPOSITORY / "notebooks" / f"{LESSON}.ipynb"
 EXERCISE = "numerical_gradient"
 MISTAKE_ID = "fd-forward-difference"
-# The learner's wrong answer: the one-sided difference that the exercise warns about.
-FORWARD_DIFFERENCE = """\
-def numerical_gradient(f, theta, h=1e-5):
-    gradient = np.zeros_like(theta, dtype=float)
-    for j in range(len(theta)):
-        shifted = theta.copy()
-        shifted[j] += h
-        gradient[j] = (f(shifted) - f(theta)) / h
-    return gradient
-"""
 # Cells that create a matplotlib figure, which the notebook backend shows as a PNG.
 MAKES_A_FIGURE = re.compile(r"\b(?:plt\.subplots|plots\.plot_\w+)\(")
 HIDDEN_TESTS_MARKER = "### BEGIN HIDDEN TESTS"
