@@ -3,8 +3,9 @@ misbehaving code is explained in words."""
 
 import numpy as np
 import pytest
+from check_failures import failure
 
-from course_lib.checks import EXERCISE_MISTAKES, MISTAKES, CheckFailed, mistake_update, mistakes_for, rel_error
+from course_lib.checks import EXERCISE_MISTAKES, MISTAKES, mistake_update, mistakes_for, rel_error
 from course_lib.checks.descent import (check_batch_gradient_descent, check_gradient_descent_step,
                                        check_mse_gradient, check_numerical_gradient, check_run_gradient_descent)
 
@@ -94,12 +95,6 @@ ALTERNATIVES = [("numerical_gradient", numerical_gradient_with_unit_vectors),
                 ("run_gradient_descent", run_gradient_descent_preallocated),
                 ("mse_gradient", mse_gradient_by_broadcasting),
                 ("batch_gradient_descent", batch_gradient_descent_with_array_bias)]
-
-
-def failure(check, fn, **options) -> CheckFailed:
-    with pytest.raises(CheckFailed) as caught:
-        check(fn, **options)
-    return caught.value
 
 
 @pytest.mark.parametrize("name", CHECKS)

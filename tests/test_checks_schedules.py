@@ -6,8 +6,9 @@ import math
 
 import numpy as np
 import pytest
+from check_failures import failure
 
-from course_lib.checks import (EXERCISE_MISTAKES, MISTAKES, CheckFailed, fresh_cases, mistake_update, mistakes_for,
+from course_lib.checks import (EXERCISE_MISTAKES, MISTAKES, fresh_cases, mistake_update, mistakes_for,
                                rel_error)
 from course_lib.checks.schedule_checks import (check_one_cycle, check_warmup_cosine, one_cycle_schedule,
                                                warmup_cosine_schedule)
@@ -58,12 +59,6 @@ def one_cycle_with_sines(t, max_lr, total, pct_start=0.3, div_factor=25.0, final
 
 
 ALTERNATIVES = [("warmup_cosine", warmup_cosine_with_numpy), ("one_cycle", one_cycle_with_sines)]
-
-
-def failure(check, fn, **options) -> CheckFailed:
-    with pytest.raises(CheckFailed) as caught:
-        check(fn, **options)
-    return caught.value
 
 
 @pytest.mark.parametrize("name", CHECKS)
