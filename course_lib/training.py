@@ -226,6 +226,31 @@ def effective_step_sizes(trajectory: Trajectory) -> np.ndarray:
         return np.where(gradient > 0, moved / gradient, np.nan)
 
 
+def step_lengths(optimizer, gradients) -> np.ndarray:
+    """How far one parameter moves at each step when ``optimizer`` is fed ``gradients`` in turn.
+
+    The parameter starts at 0 and the gradients do not depend on it, so whatever changes from one
+    step to the next comes from the optimizer's state: AdaGrad's steps shrinking on a constant
+    gradient, RMSProp's recovering after the gradients drop, Adam's overshooting when they jump.
+    ``gradients`` is a 1-D sequence of finite numbers; returns ``|theta_t - theta_(t-1)|`` for
+    ``t = 1, ..., len(gradients)``.
+    """
+    try:
+        gradients = np.asarray(gradients, dtype=float)
+    except (TypeError, ValueError):
+        gradients = None
+    if gradients is None or gradients.ndim != 1 or gradients.size == 0 or not np.all(np.isfinite(gradients)):
+        raise ValueError("gradients must be a non-empty 1-D sequence of finite numbers")
+    param = np.zeros(1)
+    state = optimizer.init(param)
+    lengths = np.empty(gradients.size)
+    for index, gradient in enumerate(gradients):
+        new_param, state = optimizer.step(param, np.array([gradient]), state)
+        lengths[index] = abs(new_param[0] - param[0])
+        param = new_param
+    return lengths
+
+
 # --- models on data sets -----------------------------------------------------------------
 
 

@@ -125,6 +125,21 @@ def test_effective_step_sizes_shrink_for_adagrad_and_are_nan_where_the_gradient_
     assert np.all(np.isnan(sizes[:, 1]))
 
 
+def test_step_lengths_follow_each_optimizer_on_a_fixed_gradient_stream():
+    constant = np.full(400, 0.5)
+    assert np.allclose(training.step_lengths(SGD(lr=0.1), constant), 0.05)
+    # AdaGrad on a constant gradient: the sum is t g^2, so step t moves lr / sqrt(t).
+    assert np.allclose(training.step_lengths(Adagrad(lr=0.1), constant), 0.1 / np.sqrt(np.arange(1, 401)))
+    # Adam with both corrections moves exactly lr per step on a constant gradient.
+    assert np.allclose(training.step_lengths(Adam(lr=0.01, eps=0.0), constant), 0.01)
+
+
+@pytest.mark.parametrize("gradients", [[], [[1.0, 2.0]], [1.0, np.nan], "abc"])
+def test_step_lengths_rejects_what_is_not_a_stream_of_numbers(gradients):
+    with pytest.raises(ValueError, match="gradients must be"):
+        training.step_lengths(SGD(lr=0.1), gradients)
+
+
 def test_minimize_stops_when_the_iterates_blow_up():
     trajectory = minimize(Quadratic(), SGD(lr=2.0), start=(1.0, 1.0), steps=100)
     assert trajectory.diverged_at is not None and trajectory.diverged_at < 100
