@@ -47,7 +47,22 @@ EQUIVALENT: dict[str, str] = {
         "np.maximum(a, b) == np.maximum(b, a), NaN propagated either way",
     "amsgrad_update:9:swap-arguments:arguments 1 and 2 of `np.maximum(state['max_exp_avg_sq'], exp_avg_sq)`":
         "np.maximum(a, b) == np.maximum(b, a), NaN propagated either way",
-    # 13 choose_training: any recipe within the budget that reaches the target is right
+    # 13 warmup_cosine, one_cycle: cos is even, and the two branches meet at the boundary.
+    "warmup_cosine:1:comparison:<= -> < in `t <= warmup`":
+        "at t = warmup the cosine branch gives floor + (peak - floor) * (1 + cos 0) / 2 = peak, as the warm-up does",
+    "warmup_cosine:3:sign:`(t - warmup) / (total - warmup)` -> its negative":
+        "cos(-x) == cos(x) exactly in floating point",
+    "warmup_cosine:3:swap-arguments:operands of `t - warmup`":
+        "negates the cosine's argument: cos(-x) == cos(x) exactly",
+    "warmup_cosine:3:swap-arguments:operands of `total - warmup`":
+        "negates the cosine's argument: cos(-x) == cos(x) exactly",
+    "one_cycle:5:comparison:<= -> < in `step <= end_of_rise`":
+        "at step = end_of_rise the rise ends at max_lr and the fall starts at max_lr: the same number",
+    "one_cycle:8:swap-arguments:operands of `step - end_of_rise`":
+        "negates the cosine's argument: cos(-x) == cos(x) exactly",
+    "one_cycle:8:swap-arguments:operands of `total - 1 - end_of_rise`":
+        "negates the cosine's argument: cos(-x) == cos(x) exactly",
+    # 14 choose_training: any recipe within the budget that reaches the target is right
     "choose_training:2:constant:0.03 -> 0.045":
         "still a recipe within the budget whose mean accuracy over the fixed seeds reaches 0.96 (deterministic)",
     "choose_training:2:constant:32 -> 31":

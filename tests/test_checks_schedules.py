@@ -159,7 +159,9 @@ def test_every_run_keeps_to_the_exercises_assumptions(thorough):
     from course_lib.checks import schedule_checks
 
     for run in schedule_checks._warmup_cosine_runs(thorough, 0):
-        peak_lr, warmup, total, floor = run.args
+        settings = dict(zip(run.names, run.args))
+        peak_lr, warmup, total = (settings[name] for name in ("peak_lr", "warmup", "total"))
+        floor = settings.get("floor", 0.0)
         assert 1 <= warmup < total and 0 <= floor <= peak_lr and run.total == total
     for run in schedule_checks._one_cycle_runs(thorough, 0):
         settings = dict(zip(run.names, run.args))

@@ -246,12 +246,17 @@ def _warmup_cosine_phase(warmup: int, total: int):
     return phase
 
 
-def _warmup_cosine_run(title: str, peak_lr: float, warmup: int, total: int, floor: float) -> _Run:
-    schedule = warmup_cosine_schedule(peak_lr, warmup, total, floor)
+def _warmup_cosine_run(title: str, peak_lr: float, warmup: int, total: int, floor: float | None) -> _Run:
+    """A run that passes ``floor``, or leaves it at its default (0) when it is None."""
+    schedule = warmup_cosine_schedule(peak_lr, warmup, total, 0.0 if floor is None else floor)
     expected = np.array([schedule(t) for t in range(1, total + 1)])
-    shown = f"peak_lr = {_g(peak_lr)}, warmup = {warmup}, total = {total}, floor = {_g(floor)}"
-    return _Run(f"{shown}{title}", ("peak_lr", "warmup", "total", "floor"), (peak_lr, warmup, total, floor),
-                total, expected, _warmup_cosine_phase(warmup, total))
+    names, args = ("peak_lr", "warmup", "total"), (peak_lr, warmup, total)
+    shown = f"peak_lr = {_g(peak_lr)}, warmup = {warmup}, total = {total}, "
+    if floor is None:
+        shown += "floor left at its default"
+    else:
+        names, args, shown = names + ("floor",), args + (floor,), shown + f"floor = {_g(floor)}"
+    return _Run(f"{shown}{title}", names, args, total, expected, _warmup_cosine_phase(warmup, total))
 
 
 def _warmup_cosine_runs(thorough: bool, seed: int) -> list[_Run]:
@@ -267,7 +272,7 @@ def _warmup_cosine_runs(thorough: bool, seed: int) -> list[_Run]:
         runs += [
             _warmup_cosine_run(" (warmup = 1: the peak on the first update)", peak_lr, 1, 30, peak_lr / 50),
             _warmup_cosine_run(" (a single update after the warm-up)", peak_lr, 9, 10, peak_lr / 7),
-            _warmup_cosine_run(" (floor = 0)", peak_lr, 6, 45, 0.0),
+            _warmup_cosine_run(" (decays to 0)", peak_lr, 6, 45, None),
             _warmup_cosine_run(" (floor = peak_lr: flat after the warm-up)", peak_lr, 3, 20, peak_lr),
             _warmup_cosine_run(" (warmup = 2, total = 3)", peak_lr, 2, 3, peak_lr / 3),
             _warmup_cosine_run(" (a tiny peak)", 3e-7, 7, 40, 1e-9),
@@ -283,7 +288,7 @@ def check_warmup_cosine(fn, *, thorough: bool = False, seed: int = 0) -> None:
     Compared at every update with :func:`warmup_cosine_schedule` (torch's ``SequentialLR`` of
     ``LinearLR`` and ``CosineAnnealingLR``, as :mod:`course_lib.schedules` computes it) on a run
     worked by hand and two random runs (``thorough``: ``warmup = 1``, a single update after the
-    warm-up, ``floor = 0``, ``floor = peak_lr``, the shortest run, a tiny peak and a long run).
+    warm-up, ``floor`` left at its default, ``floor = peak_lr``, the shortest run, a tiny peak and a long run).
     """
     __tracebackhide__ = True
     _check_options(thorough, seed)
