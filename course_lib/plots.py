@@ -24,8 +24,9 @@ from collections.abc import Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.animation import FuncAnimation
-from matplotlib.colors import BoundaryNorm, ListedColormap
+from matplotlib.colors import BoundaryNorm, FuncNorm, ListedColormap
 from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 from matplotlib.transforms import ScaledTranslation
 
 from .functions import SURFACES, Surface, get_surface
@@ -360,26 +361,36 @@ def _finish_axes(ax, curves, log_y, *, xlabel: str, ylabel: str = "loss") -> Non
 # --- internal state -------------------------------------------------------------------------
 
 
-def plot_state(trajectories, key: str, *, norm: bool = False, ax=None, title=None, log_y=None):
+def plot_state(trajectories, key: str, *, norm: bool = False, coordinate: int | None = None, ax=None, title=None,
+               log_y=None):
     """An optimizer's state buffer ``key`` (e.g. ``"momentum_buffer"``, ``"exp_avg_sq"``) over the steps.
 
-    Per coordinate (x solid, y dashed) by default, or its Euclidean norm with ``norm=True``,
-    for each trajectory in its own colour. The step axis counts updates done, so step ``t`` shows
+    Per coordinate (x solid, y dashed) by default, only coordinate ``coordinate`` (0 for x, 1 for
+    y, with a line at zero when it changes sign), or its Euclidean norm with ``norm=True``, for
+    each trajectory in its own colour. The step axis counts updates done, so step ``t`` shows
     the state after the ``t``-th update (step 0 is the initial state). Log axis as in
     :func:`plot_loss_per_update`, which accumulated squares usually get. Returns the Axes.
     """
     trajectories = _as_trajectories(trajectories)
     if not trajectories:
         raise ValueError("plot_state needs at least one trajectory")
+    if norm and coordinate is not None:
+        raise ValueError("give norm=True or a coordinate, not both")
     ax = _axes(ax)
     curves = []
     for index, trajectory in enumerate(trajectories):
         steps, values = _state_series(trajectory, key)
         if norm:
             values = np.linalg.norm(values, axis=1, keepdims=True)
+        elif coordinate is not None:
+            if isinstance(coordinate, bool) or not isinstance(coordinate, int) or not 0 <= coordinate < values.shape[1]:
+                raise ValueError(f"coordinate must be 0 to {values.shape[1] - 1}, got {coordinate!r}")
+            values = values[:, [coordinate]]
         _plot_coordinates(ax, steps, values, trajectory.label, run_style(index)["color"])
         curves.append((values, None))
-    what = f"‖{key}‖" if norm else key
+    if coordinate is not None and min(v.min() for v, _ in curves) < 0 < max(v.max() for v, _ in curves):
+        ax.axhline(0, color="0.5", linewidth=0.8)
+    what = f"‖{key}‖" if norm else key if coordinate is None else f"{key}[{coordinate}]"
     _finish_axes(ax, curves, log_y, xlabel="step (updates done)", ylabel=what)
     _set_title(ax, title, f"{what} over the steps: what the optimizer remembers")
     return ax
@@ -405,6 +416,74 @@ def plot_effective_step(trajectories, *, ax=None, title=None, log_y=None):
         curves.append((sizes, None))
     _finish_axes(ax, curves, log_y, xlabel="step", ylabel="effective step |Δθ| / |g|")
     _set_title(ax, title, "Effective step |Δθ| / |g|: how far each coordinate moves per unit of gradient")
+    return ax
+
+
+def plot_coordinates(trajectory, *, names=("x", "y"), ax=None, title=None):
+    """Each coordinate of one trajectory's iterates against the step, in its own colour, with a line at
+    zero: which coordinates shrink, which flip sign, which crawl. ``names`` label the coordinates,
+    e.g. ``("x (along the floor)", "y (across)")``. Returns the Axes."""
+    (trajectory,) = _as_trajectories(trajectory)
+    if len(names) != trajectory.points.shape[1]:
+        raise ValueError(f"names must name each of the {trajectory.points.shape[1]} coordinates, got {names!r}")
+    ax = _axes(ax)
+    steps = np.arange(len(trajectory.points))
+    for index, name in enumerate(names):
+        ax.plot(steps, trajectory.points[:, index], marker="o", markersize=3, color=run_style(index)["color"],
+                label=name)
+    ax.axhline(0, color="0.5", linewidth=0.8)
+    ax.set(xlabel="step", ylabel="coordinate")
+    ax.legend(fontsize="small")
+    _set_title(ax, title, f"{trajectory.label}: the coordinates step by step")
+    return ax
+
+
+def plot_step_lengths(trajectories, *, marks=(), mark_text="dotted", ax=None, title=None):
+    """The length of every step, ``|θ_t - θ_(t-1)|``, on a log axis, one line per trajectory; a dotted
+    line at each step in ``marks`` (e.g. where a schedule changes the learning rate), explained in the
+    x label by ``mark_text``. Returns the Axes."""
+    trajectories = _as_trajectories(trajectories)
+    if not trajectories:
+        raise ValueError("plot_step_lengths needs at least one trajectory")
+    ax = _axes(ax)
+    for index, trajectory in enumerate(trajectories):
+        lengths = np.linalg.norm(np.diff(trajectory.points, axis=0), axis=1)
+        ax.semilogy(np.arange(1, len(lengths) + 1), lengths, marker="o", markersize=2.5, label=trajectory.label,
+                    **run_style(index))
+    for step in marks:
+        ax.axvline(step, color="0.5", linestyle=":", linewidth=1)
+    ax.set(xlabel=f"step ({mark_text})" if len(marks) else "step", ylabel="step length |θ_t − θ_(t−1)|")
+    ax.grid(True, which="major", color="0.9")
+    ax.legend(fontsize="small")
+    _set_title(ax, title, "Step lengths: how far each update moves the parameters")
+    return ax
+
+
+def plot_constant_gradient_buffer(optimizers, *, steps: int = 60, ax=None, title=None):
+    """What momentum's buffer does with the same gradient, 1, at every step: for each optimizer (with a
+    ``"momentum_buffer"``), the buffer step by step and, dotted, its limit ``(1 - τ) / (1 - μ)``, the
+    sum of the weights the buffer gives past gradients. Returns the Axes."""
+    optimizers = list(optimizers) if isinstance(optimizers, Sequence) else [optimizers]
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a whole number >= 1, got {steps!r}")
+    ax = _axes(ax, figsize=(8, 4.2))
+    for index, optimizer in enumerate(optimizers):
+        momentum = getattr(optimizer, "momentum", 0)
+        if not 0 < momentum < 1:
+            raise ValueError(f"{optimizer!r} keeps no momentum buffer: give it a momentum between 0 and 1")
+        param, buffers = np.zeros(1), []
+        state = optimizer.init(param)
+        for _ in range(steps):
+            param, state = optimizer.step(param, np.ones(1), state)
+            buffers.append(float(state["momentum_buffer"][0]))
+        limit = (1 - getattr(optimizer, "dampening", 0.0)) / (1 - momentum)
+        color = run_style(index)["color"]
+        ax.plot(np.arange(1, steps + 1), buffers, marker="o", markersize=3, color=color,
+                label=f"{optimizer.label}: {buffers[-1]:.3f} after {steps} steps, limit {limit:g}")
+        ax.axhline(limit, color=color, linestyle=":", linewidth=1.2)
+    ax.set(xlabel="step", ylabel="momentum_buffer (gradient = 1)")
+    ax.legend(fontsize="small")
+    _set_title(ax, title, "A constant gradient: the buffer grows to its limit (dotted), (1 − τ)/(1 − μ)")
     return ax
 
 
@@ -563,53 +642,273 @@ def _set_title(ax, title, default: str) -> None:
     ax.set_title(default if title is None else title, loc="left")
 
 
-def plot_rate_map(method: str, curvatures, *, lrs=None, momenta=None, learner=None, ax=None, title=None):
-    """The convergence rate of heavy ball or Nesterov over (learning rate, momentum), as a heat map.
+# --- convergence rates of heavy ball and Nesterov (lessons 04 and 05) ------------------------
 
-    ``curvatures`` are the quadratic's (e.g. ``(1/8, 4)`` for the ravine). Colour is the rate
-    (:func:`course_lib.rates.rate`, the per-step factor of the error): dark is fast, pale slow;
-    the white region diverges (rate >= 1). Marked: the best point of the grid, Polyak's setting
-    for heavy ball, and ``learner``, an ``(lr, momentum)`` pair to place on the map. Returns the Axes.
+#: Rates from 0 to 0.999 get their own colours; slower ones share the last (the colour bar's arrow).
+RATE_RANGE = (0.0, 0.999)
+# Colour follows -log10(1 - r), so that 0.9, 0.99 and 0.999 (about 22, 230 and 2300 steps to divide
+# the error by 10) lie equally far apart: on a linear scale every slow setting would look the same.
+_RATE_NORM = FuncNorm((lambda r: -np.log10(1 - np.minimum(r, RATE_RANGE[1])), lambda s: 1 - 10.0**-s),
+                      vmin=RATE_RANGE[0], vmax=RATE_RANGE[1])
+_DIVERGES = "0.86"
+_RATE_COLORS = plt.get_cmap("viridis_r").with_extremes(bad=_DIVERGES)
+#: The colour bar's ticks; the same values are drawn as thin white lines of equal rate on the maps.
+RATE_LEVELS = (0.5, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999)
+_LIMIT_TEXT = {"heavy_ball": "γ {h} = 2(1 + μ)", "nesterov": "γ {h} = 2(1 + μ)/(1 + 2μ)"}
+_BEST_BY = {"heavy_ball": "Polyak", "nesterov": "Lessard et al."}
+_MAP_MARKER = {"linestyle": "none", "markeredgecolor": "black", "zorder": 6, "clip_on": False}
+
+
+class RatePanel:
+    """One map of the rate over (learning rate γ, momentum μ), drawn once and then updated in place.
+
+    The ``plot_rate_*`` functions draw with it, and :class:`course_lib.widgets.RateMapExplorer`
+    calls :meth:`update` at every change of the condition number. ``whole=False`` draws one
+    eigen-direction alone: no best settings, since they belong to the whole quadratic. The
+    learning-rate axis runs from 0 to ``lr_max``; the grid has ``resolution`` cells per axis.
     """
+
+    def __init__(self, ax, method: str, lr_max: float, *, whole: bool = True, resolution: int = 240):
+        from . import rates
+
+        rates._check_method(method)
+        if not isinstance(lr_max, numbers.Real) or not 0 < lr_max < math.inf:
+            raise ValueError(f"lr_max must be a positive number, got {lr_max!r}")
+        self.ax, self.method, self.whole = ax, method, whole
+        # Cell centres, so that no cell sits at lr = 0 or μ = 1, where nothing moves.
+        self.lrs = (np.arange(resolution) + 0.5) * lr_max / resolution
+        self.momenta = (np.arange(resolution) + 0.5) / resolution
+        self.image = ax.imshow(np.full((resolution, resolution), np.nan), origin="lower", aspect="auto",
+                               extent=(0.0, lr_max, 0.0, 1.0), cmap=_RATE_COLORS, norm=_RATE_NORM,
+                               interpolation="nearest")
+        self.levels = None
+        # Above the lines of equal rate, which crowd along it.
+        (self.limit,) = ax.plot([], [], color="black", linestyle="--", linewidth=1.5, zorder=3)
+        # Markers may stick out of the axes (gradient descent's sits on the μ = 0 edge). Their "no data" is
+        # NaN, not empty: an empty line drawn outside the axes breaks matplotlib's constrained layout.
+        (self.best,) = ax.plot([np.nan], [np.nan], marker="*", markersize=18, color="white", **_MAP_MARKER)
+        (self.descent,) = ax.plot([np.nan], [np.nan], marker="s", markersize=9, color=PALETTE[5], **_MAP_MARKER)
+        (self.yours,) = ax.plot([np.nan], [np.nan], marker="o", markersize=11, color=PALETTE[1],
+                                markeredgewidth=1.5, **_MAP_MARKER)
+        limit = _LIMIT_TEXT[method].format(h="h_max" if whole else "h")
+        self.limit.set_label(f"stability limit: {limit}")
+        self.best.set_label(f"best setting ({_BEST_BY[method]})")
+        self.descent.set_label("gradient descent's best (μ = 0)")
+        self.yours.set_label("yours")
+        diverges = Patch(facecolor=_DIVERGES, edgecolor="0.6", label="grey: diverges (r ≥ 1)")
+        handles = [*([self.best, self.descent] if whole else []), self.yours, self.limit, diverges]
+        # The legend never changes (the rates are in the title), so a redraw need not lay it out again.
+        self.legend = _legend_below(ax, handles, columns=1)
+        ax.set(xlim=(0.0, lr_max), ylim=(0.0, 1.0), xlabel="learning rate γ", ylabel="momentum μ")
+        self.title = ax.set_title("", loc="left", fontsize=11)
+
+    def update(self, curvatures, learner=None, heading=None) -> dict:
+        """Draw the map of ``curvatures`` and the point ``learner = (lr, momentum)``, if given, under a
+        title of ``heading`` (by default the method and κ) and the marked rates.
+
+        Returns what the markers show: ``"best"`` and ``"descent"`` (:class:`course_lib.rates.Setting`,
+        for a whole quadratic) and ``"yours"`` (the learner's rate).
+        """
+        from . import rates
+
+        h = rates._check_curvatures(curvatures)
+        grid = rates.rate_map(self.method, h, self.lrs, self.momenta)
+        self.image.set_data(np.ma.masked_where(grid >= 1, grid))
+        if self.levels is not None:
+            self.levels.remove()
+        self.levels = self.ax.contour(self.lrs, self.momenta, grid, levels=RATE_LEVELS, colors="white",
+                                      linewidths=0.6, alpha=0.8)
+        self.limit.set_data(rates.stability_limit(self.method, self.momenta, h.max()), self.momenta)
+        shown, rates_shown = {}, []
+        if self.whole:
+            best = shown["best"] = rates.best_setting(self.method, h)
+            descent = shown["descent"] = rates.best_setting("gradient_descent", h)
+            self.best.set_data([best.lr], [best.momentum])
+            self.descent.set_data([descent.lr], [0.0])
+            rates_shown += [f"best {best.rate:.3f}", f"gradient descent {descent.rate:.3f}"]
+        if learner is None:
+            self.yours.set_data([np.nan], [np.nan])
+        else:
+            lr, momentum = learner
+            mine = shown["yours"] = float(rates.rate(self.method, lr, momentum, h))
+            self.yours.set_data([lr], [momentum])
+            rates_shown.append(f"yours {mine:.3f}" + (" (diverges)" if mine >= 1 else ""))
+        if heading is None:
+            name = rates.NAMES[self.method].capitalize()
+            heading = f"{name}, κ = {h.max() / h.min():.4g}" if self.whole else f"{name}: h = {h[0]:g} alone"
+        self.title.set_text(heading + ("\nr: " + ", ".join(rates_shown) if rates_shown else ""))
+        return shown
+
+    @property
+    def artists(self) -> list:
+        """What :meth:`update` changes, for a caller that redraws only those."""
+        return [self.image, self.levels, self.limit, self.best, self.descent, self.yours, self.title]
+
+
+def add_rate_colorbar(figure, image, axes):
+    """The colour bar of the rate maps beside ``axes``: each tick gives r and, in brackets, the steps
+    that r needs to divide the error by 10 (:func:`course_lib.rates.steps_per_tenfold`)."""
     from . import rates
 
-    h = np.atleast_1d(np.asarray(curvatures, dtype=float))
-    lrs = np.linspace(0.002, 2.2 * 2 / h.max(), 240) if lrs is None else np.asarray(lrs, dtype=float)
-    momenta = np.linspace(0.0, 0.995, 200) if momenta is None else np.asarray(momenta, dtype=float)
-    grid = rates.rate_map(method, h, lrs, momenta)
-    ax = _axes(ax)
-    shown = np.ma.masked_where(grid >= 1, grid)
-    image = ax.pcolormesh(lrs, momenta, shown, cmap="viridis", vmin=max(0.0, float(shown.min()) - 0.02), vmax=1.0,
-                          shading="auto")
-    ax.contour(lrs, momenta, grid, levels=[1.0], colors="black", linewidths=1.2)
-    plt.colorbar(image, ax=ax, label="rate: error factor per step (smaller is faster)")
-    row, column = np.unravel_index(np.argmin(grid), grid.shape)
-    ax.plot(lrs[column], momenta[row], marker="*", markersize=14, color="white", markeredgecolor="black",
-            linestyle="none", label=f"best on the grid: rate {grid[row, column]:.3f}")
-    if method == "heavy_ball":
-        lr, momentum, best = rates.polyak_optimum(h.max() / h.min(), smallest=h.min())
-        ax.plot(lr, momentum, marker="P", markersize=11, color=PALETTE[1], markeredgecolor="black",
-                linestyle="none", label=f"Polyak's setting: rate {best:.3f}")
-    if learner is not None:
-        lr, momentum = learner
-        ax.plot(lr, momentum, marker="o", markersize=10, color=PALETTE[4], markeredgecolor="black",
-                linestyle="none", label=f"yours: rate {float(rates.rate(method, lr, momentum, h)):.3f}")
-    ax.set(xlabel="learning rate", ylabel="momentum", xlim=(lrs[0], lrs[-1]), ylim=(momenta[0], momenta[-1]))
-    ax.legend(loc="lower left", fontsize="small")
-    name = "Heavy ball" if method == "heavy_ball" else "Nesterov"
-    _set_title(ax, title, f"{name}, condition number {h.max() / h.min():g} (white: diverges)")
+    ticks = (0.0, *RATE_LEVELS)
+    bar = figure.colorbar(image, ax=axes, ticks=ticks, extend="max", fraction=0.04, pad=0.02, aspect=35)
+    bar.ax.set_yticklabels(["0"] + [f"{r:g} ({steps:.0f})" for r, steps in
+                                    zip(RATE_LEVELS, rates.steps_per_tenfold(RATE_LEVELS))])
+    bar.ax.tick_params(labelsize="small")
+    bar.set_label("rate r, the error's factor per step (steps to divide it by 10)")
+    return bar
+
+
+def _default_lr_max(curvatures, learner) -> float:
+    """Just past the largest stable learning rate (4 / h_max as μ nears 1), and past the learner's point."""
+    return max(4.2 / float(np.max(curvatures)), 1.1 * learner[0] if learner is not None else 0.0)
+
+
+def _as_learner(learner):
+    if learner is None:
+        return None
+    fine = (isinstance(learner, (Sequence, np.ndarray)) and not isinstance(learner, str) and len(learner) == 2
+            and all(isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v) for v in learner)
+            and learner[0] > 0 and 0 <= learner[1] < 1)
+    if not fine:
+        raise ValueError(f"learner must be a pair (lr, momentum) with lr > 0 and 0 <= momentum < 1, got {learner!r}")
+    return float(learner[0]), float(learner[1])
+
+
+def plot_rate_map(method: str, curvatures, *, learner=None, lr_max=None, ax=None, title=None, colorbar=True):
+    """The rate r of heavy ball or Nesterov on a quadratic, over (learning rate γ, momentum μ).
+
+    ``curvatures`` are the quadratic's, e.g. ``(1/8, 4)`` for the ravine; only the smallest and
+    the largest matter (:mod:`course_lib.rates`). Colour is the rate: bright where the error falls
+    fast, dark where it crawls, with white lines of equal rate at the colour bar's ticks; grey
+    diverges, right of the dashed stability limit. Marked: the method's best setting (a star),
+    gradient descent's best on the μ = 0 edge (a square) and ``learner = (lr, momentum)`` (a
+    circle), with their rates in the legend below. Returns the Axes.
+    """
+    learner = _as_learner(learner)
+    ax = _axes(ax, figsize=(6.0, 6.4))
+    panel = RatePanel(ax, method, _default_lr_max(curvatures, learner) if lr_max is None else lr_max)
+    panel.update(curvatures, learner, heading=title)
+    if colorbar:
+        add_rate_colorbar(ax.figure, panel.image, ax)
     return ax
 
 
-def plot_look_ahead(surface, lr: float, momentum: float, *, after: int = 2, window=None, axes=None):
-    """Heavy ball and Nesterov side by side at one point of a run: where each takes its gradient.
+def plot_rate_maps(curvatures, *, methods=None, learner=None, lr_max=None, axes=None):
+    """:func:`plot_rate_map` of heavy ball and Nesterov side by side, on the same axes and colours,
+    with one colour bar. Returns the Axes."""
+    from . import rates
 
-    Runs Sutskever's Nesterov form for ``after`` steps on ``surface``, then draws on two copies
-    of the map the momentum step ``mu v`` (blue) and the gradient step (vermillion) taken at the
-    current point (heavy ball, left) or at the look-ahead point ``theta + mu v`` (Nesterov,
-    right); a ring marks where the gradient is evaluated, a diamond where the step lands.
-    ``window`` is ``((x_low, x_high), (y_low, y_high))``, by default around the point. Returns
-    the two Axes and the run's point, velocity and look-ahead point, for printing.
+    methods = rates.METHODS if methods is None else tuple(methods)
+    learner = _as_learner(learner)
+    if axes is None:
+        axes = plt.figure(figsize=(13, 6.6), layout="constrained").subplots(1, len(methods), squeeze=False)[0]
+    lr_max = _default_lr_max(curvatures, learner) if lr_max is None else lr_max
+    panels = [RatePanel(ax, method, lr_max) for ax, method in zip(axes, methods)]
+    for panel in panels:
+        panel.update(curvatures, learner)
+    add_rate_colorbar(axes[0].figure, panels[0].image, list(axes))
+    return axes
+
+
+def plot_rate_by_direction(method: str, curvatures, *, learner=None, names=None, lr_max=None, axes=None):
+    """The rate of each eigen-direction alone, one map per curvature, then the whole quadratic's,
+    which is at every point the largest of them. ``names`` describe the directions in the titles,
+    e.g. ``("along the floor", "across the valley")``. Returns the Axes."""
+    from . import rates
+
+    h = rates._check_curvatures(curvatures)
+    learner = _as_learner(learner)
+    if names is not None and len(names) != len(h):
+        raise ValueError(f"names must describe each of the {len(h)} curvatures, got {names!r}")
+    if axes is None:
+        axes = plt.figure(figsize=(13, 6.0), layout="constrained").subplots(1, len(h) + 1)
+    lr_max = _default_lr_max(h, learner) if lr_max is None else lr_max
+    for index, (ax, curvature) in enumerate(zip(axes, h)):
+        what = f" ({names[index]})" if names is not None else ""
+        RatePanel(ax, method, lr_max, whole=False).update([curvature], learner, heading=f"h = {curvature:g} alone{what}")
+    whole = RatePanel(axes[len(h)], method, lr_max)
+    whole.update(h, learner, heading="The run: the larger of the two" if len(h) == 2 else "The run: the largest of all")
+    add_rate_colorbar(axes[0].figure, whole.image, list(axes))
+    return axes
+
+
+def plot_rate_by_curvature(momentum: float, *, lr=None, curvatures=(), names=(), methods=None, a_max=4.2,
+                           ax=None, title=None):
+    """One direction's rate against ``a = γ h`` at a fixed ``momentum``, one curve per method.
+
+    With ``lr`` and ``curvatures`` given, a dotted line marks each direction at ``a = lr h``,
+    labelled with ``names``. The line r = 1 separates shrinking errors from growing ones. Returns the Axes.
+    """
+    from . import rates
+
+    momentum = rates._check_momentum(momentum)
+    methods = rates.METHODS if methods is None else tuple(methods)
+    curvatures = np.atleast_1d(np.asarray(curvatures, dtype=float))
+    if curvatures.size and lr is None:
+        raise ValueError("give lr to mark the curvatures: each is drawn at a = lr × curvature")
+    ax = _axes(ax, figsize=(9, 4.4))
+    a = np.linspace(0.0, a_max, 841)[1:]
+    for index, method in enumerate(methods):
+        ax.plot(a, rates.spectral_radius(method, a, momentum, 1.0), color=run_style(index)["color"], linewidth=2,
+                label=f"{rates.NAMES[method]}, μ = {momentum:g}")
+    for index, curvature in enumerate(curvatures):
+        where = lr * curvature
+        name = names[index] if index < len(names) else f"h = {curvature:g}"
+        ax.axvline(where, color="0.4", linestyle=":", linewidth=1)
+        ax.annotate(f"{name}\na = {where:.3g}", xy=(where, 0.04), xytext=(4, 0), textcoords="offset points",
+                    fontsize="small", color="0.25")
+    ax.axhline(1, color="black", linewidth=0.9)
+    ax.set(xlim=(0, a_max), ylim=(0, 1.3), xlabel="a = γ h: learning rate × curvature of the direction",
+           ylabel="rate r of that direction")
+    ax.legend(loc="upper right", fontsize="small")
+    ax.grid(True, color="0.92")
+    _set_title(ax, title, "One direction's rate: below 1 its error shrinks, above 1 it grows")
+    return ax
+
+
+def plot_rate_check(checks, *, ax=None, title=None):
+    """Runs against the map. For each :class:`course_lib.rates.RateCheck`, the run's distance to the
+    minimum per step (log scale) and, dashed, a line falling at the map's rate over the steps on which
+    the run's rate was measured: parallel lines mean the map predicted the run. Returns the Axes."""
+    from . import rates
+
+    checks = [checks] if isinstance(checks, rates.RateCheck) else list(checks)
+    if not checks or not all(isinstance(check, rates.RateCheck) for check in checks):
+        raise TypeError("checks must be a RateCheck or a list of them, from course_lib.rates.check_rate")
+    ax = _axes(ax, figsize=(7, 4.5))
+    for index, check in enumerate(checks):
+        name = rates.NAMES[check.method]
+        measured = f"measured r = {check.measured:.4f}" if check.fitted else "blew up too soon to measure"
+        ax.semilogy(np.arange(len(check.errors)), check.errors, color=run_style(index)["color"], linewidth=1.4,
+                    label=f"{name}: the run, {measured}")
+        if check.fitted is None:
+            continue
+        first, end = check.fitted
+        span = np.arange(first, end)
+        # The dashed line touches the run's highest points from above: an oscillating run's peaks lie on it.
+        offset = np.max(np.log(check.errors[span]) - (span - first) * np.log(check.predicted))
+        ax.semilogy(span, np.exp(offset) * check.predicted ** (span - first), color="black",
+                    linestyle=_LINESTYLES[1 + index % 3], linewidth=1.6,
+                    label=f"{name}: the map's r = {check.predicted:.4f}")
+    ax.set(xlabel="step t", ylabel="distance to the minimum (log scale)")
+    ax.grid(True, which="major", color="0.9")
+    ax.legend(fontsize="small")
+    _set_title(ax, title, "The runs fall at the slopes the map predicts")
+    return ax
+
+
+def plot_look_ahead(surface, lr: float, momentum: float, *, after: int = 2, window=None, floor_at=None, axes=None):
+    """Heavy ball and Nesterov side by side at one moment of a run: where each takes its gradient.
+
+    Runs Sutskever et al.'s Nesterov form for ``after`` steps on ``surface``, then draws the next
+    step on two copies of the map: the momentum step μv (blue), the same in both, and the gradient
+    step (vermillion), computed at the current point θ (heavy ball, left) or at the look-ahead point
+    θ + μv (Nesterov, right). A ring marks where the gradient is taken, a diamond where the step
+    lands, and each title says whether the gradient step brakes the momentum step or adds to it.
+    ``window`` is ``((x_low, x_high), (y_low, y_high))``, by default around the points, the same in
+    both panels; ``floor_at`` draws the valley floor ``y = floor_at`` as a dashed line. Returns the
+    two Axes and the run's point, velocity and look-ahead point, for printing.
     """
     from .optimizers import SutskeverNesterov
     from .training import minimize
@@ -619,35 +918,41 @@ def plot_look_ahead(surface, lr: float, momentum: float, *, after: int = 2, wind
     run = minimize(surface, rule, surface.start, steps=after)
     theta, velocity = run.points[-1], run.states[-1]["velocity"]
     look_ahead = rule.gradient_point(theta, run.states[-1])
+    landings = {where: look_ahead - lr * surface.grad(point) for where, point in (("θ", theta),
+                                                                               ("θ + μv", look_ahead))}
+    if window is None:
+        # A square around the points, with room for the labels: both panels show the same piece of the map.
+        points = np.array([theta, look_ahead, *landings.values()])
+        centre, half = (points.min(axis=0) + points.max(axis=0)) / 2, 0.8 * max(np.ptp(points, axis=0).max(), 0.2)
+        window = tuple((middle - half, middle + half) for middle in centre)
     if axes is None:
-        axes = plt.figure(figsize=(12, 6), layout="constrained").subplots(1, 2)
+        axes = plt.figure(figsize=(12, 6.6), layout="constrained").subplots(1, 2)
     momentum_color, gradient_color = PALETTE[0], PALETTE[1]
-    panels = ((axes[0], theta, "-lr ∇f(θ)", "Heavy ball: gradient taken at θ"),
-              (axes[1], look_ahead, "-lr ∇f(θ + μv)", "Nesterov: gradient taken at θ + μv"))
-    for ax, where, gradient_text, title in panels:
-        plot_contours(surface, ax=ax, title=title)
+    for ax, name, (where, new_theta) in zip(axes, ("Heavy ball", "Nesterov"), landings.items()):
+        gradient_step = new_theta - look_ahead
+        effect = "brakes" if np.dot(gradient_step, look_ahead - theta) < 0 else "adds to"
+        plot_contours(surface, ax=ax, title=f"{name}: the gradient, taken at {where},\n{effect} the momentum step")
         ax.get_legend().remove()
         ax.plot(run.points[:, 0], run.points[:, 1], color="0.45", marker="o", markersize=4, linewidth=1)
-        new_theta = look_ahead - lr * surface.grad(where)
+        if floor_at is not None:
+            ax.axhline(floor_at, color="0.5", linestyle="--", linewidth=0.9)
+            ax.annotate(f"floor of the valley, y = {floor_at:g}", xy=(window[0][0], floor_at), xytext=(4, 4),
+                        textcoords="offset points", color="0.35", fontsize=10)
         _arrow(ax, theta, look_ahead, momentum_color)
         _arrow(ax, look_ahead, new_theta, gradient_color)
-        ax.plot(*where, marker="o", markersize=16, markerfacecolor="none", markeredgecolor=gradient_color,
+        ring = theta if where == "θ" else look_ahead
+        ax.plot(*ring, marker="o", markersize=16, markerfacecolor="none", markeredgecolor=gradient_color,
                 markeredgewidth=2.2, zorder=8)
         ax.plot(*new_theta, marker="D", markersize=8, color="black", zorder=8)
         for point, text, offset, color in (
                 (theta, "θ", (-18, 4), "black"), (look_ahead, "θ + μv", (-52, -14), "black"),
                 (new_theta, "new θ", (8, -4), "black"),
                 ((theta + look_ahead) / 2, "momentum step μv", (8, 0), momentum_color),
-                ((look_ahead + new_theta) / 2, f"gradient step {gradient_text}\n(ring: where it is taken)",
+                ((look_ahead + new_theta) / 2, f"gradient step −γ∇f({where})\n(ring: where it is taken)",
                  (14, -4), gradient_color)):
             ax.annotate(text, xy=point, xytext=offset, textcoords="offset points", color=color, fontsize=11,
                         zorder=7)
-        points = np.array([theta, look_ahead, new_theta])
-        span = max(np.ptp(points, axis=0).max(), 0.2)
-        (x_low, x_high), (y_low, y_high) = window or (
-            (points[:, 0].min() - span / 2, points[:, 0].max() + span / 2),
-            (points[:, 1].min() - span / 2, points[:, 1].max() + span / 2))
-        ax.set(xlim=(x_low, x_high), ylim=(y_low, y_high), xlabel="x (grey: the path so far)")
+        ax.set(xlim=window[0], ylim=window[1], xlabel="x (grey: the path so far)")
     return axes, theta, velocity, look_ahead
 
 

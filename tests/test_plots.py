@@ -11,7 +11,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.colors import to_hex  # noqa: E402
 
-from course_lib import data, plots  # noqa: E402
+from course_lib import data, plots, rates  # noqa: E402
 from course_lib.functions import get_surface  # noqa: E402
 from course_lib.models import LinearRegression  # noqa: E402
 from course_lib.optimizers import SGD, Adagrad, Adam  # noqa: E402
@@ -339,10 +339,158 @@ def test_bad_arguments_get_clear_errors(ravine_runs):
 
 
 def test_look_ahead_figure_marks_where_each_method_takes_its_gradient():
-    axes, theta, velocity, look_ahead = plots.plot_look_ahead(get_surface("ravine"), 0.1, 0.9)
+    ravine = get_surface("ravine")
+    axes, theta, velocity, look_ahead = plots.plot_look_ahead(ravine, 0.1, 0.9, floor_at=0.0)
     np.testing.assert_allclose(look_ahead, theta + 0.9 * velocity)
     rings = [[tuple(line.get_xydata()[0]) for line in ax.lines if line.get_marker() == "o"
               and line.get_markerfacecolor() == "none"] for ax in axes]
     assert rings == [[tuple(theta)], [tuple(look_ahead)]]
-    arrows = [sum(1 for child in ax.texts if getattr(child, "arrow_patch", None) is not None) for ax in axes]
-    assert arrows == [2, 2]
+    arrows = [[child for child in ax.texts if getattr(child, "arrow_patch", None) is not None] for ax in axes]
+    assert [len(found) for found in arrows] == [2, 2]
+    # The gradient step lands where lr times the gradient at the ring takes the look-ahead point.
+    landings = [tuple(line.get_xydata()[0]) for ax in axes for line in ax.lines if line.get_marker() == "D"]
+    expected = [tuple(look_ahead - 0.1 * ravine.grad(where)) for where in (theta, look_ahead)]
+    np.testing.assert_allclose(landings, expected)
+    # On this step the path is about to cross the floor: heavy ball's gradient pushes on, Nesterov's brakes.
+    titles = [ax.get_title(loc="left") for ax in axes]
+    assert "adds to the momentum step" in titles[0] and "brakes the momentum step" in titles[1]
+    assert axes[0].get_xlim() == axes[1].get_xlim() and axes[0].get_ylim() == axes[1].get_ylim()
+    assert any(list(line.get_ydata()) == [0.0, 0.0] and line.get_linestyle() == "--" for line in axes[0].lines)
+
+
+# --- the rate maps of lessons 04 and 05 ---------------------------------------------------------------
+
+RAVINE_CURVATURES = (1 / 8, 4.0)
+
+
+def _shown_grid(panel_or_ax):
+    image = panel_or_ax.images[0]
+    return np.ma.getdata(image.get_array()), np.ma.getmaskarray(image.get_array())
+
+
+def _marker(ax, marker):
+    (line,) = [line for line in ax.lines if line.get_marker() == marker]
+    return tuple(line.get_xydata()[0])
+
+
+def test_the_rate_map_shows_the_rates_of_its_grid_and_marks_the_best_points():
+    ax = plots.plot_rate_map("heavy_ball", RAVINE_CURVATURES, learner=(0.4, 0.6))
+    values, diverged = _shown_grid(ax)
+    lr_max = 4.2 / 4
+    lrs = (np.arange(values.shape[1]) + 0.5) * lr_max / values.shape[1]
+    momenta = (np.arange(values.shape[0]) + 0.5) / values.shape[0]
+    expected = rates.rate_map("heavy_ball", RAVINE_CURVATURES, lrs, momenta)
+    np.testing.assert_allclose(values[~diverged], expected[~diverged])
+    np.testing.assert_array_equal(diverged, expected >= 1)
+    assert ax.images[0].get_extent() == [0.0, lr_max, 0.0, 1.0]
+    best = rates.best_setting("heavy_ball", RAVINE_CURVATURES)
+    assert _marker(ax, "*") == pytest.approx((best.lr, best.momentum))
+    assert _marker(ax, "s") == pytest.approx((2 / 4.125, 0.0))
+    assert _marker(ax, "o") == (0.4, 0.6)
+    title = ax.get_title(loc="left")
+    assert title == "Heavy ball, κ = 32\nr: best 0.700, gradient descent 0.939, yours 0.800"
+    (limit,) = [line for line in ax.lines if line.get_linestyle() == "--"]
+    np.testing.assert_allclose(limit.get_xdata(), 2 * (1 + limit.get_ydata()) / 4)
+    labels = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert labels == ["best setting (Polyak)", "gradient descent's best (μ = 0)", "yours",
+                      "stability limit: γ h_max = 2(1 + μ)", "grey: diverges (r ≥ 1)"]
+    colorbar = ax.figure.axes[1]
+    assert colorbar.get_yticklabels()[3].get_text() == "0.9 (22)"
+
+
+def test_the_two_maps_side_by_side_share_their_axes_and_one_colour_bar():
+    axes = plots.plot_rate_maps(RAVINE_CURVATURES, learner=(0.1, 0.95))
+    assert [ax.get_title(loc="left").split("\n")[0] for ax in axes] == ["Heavy ball, κ = 32", "Nesterov, κ = 32"]
+    assert axes[0].get_xlim() == axes[1].get_xlim()
+    assert len(axes[0].figure.axes) == 3
+    nesterov_best = rates.best_setting("nesterov", RAVINE_CURVATURES)
+    assert _marker(axes[1], "*") == pytest.approx((nesterov_best.lr, nesterov_best.momentum))
+    (limit,) = [line for line in axes[1].lines if line.get_linestyle() == "--"]
+    mu = limit.get_ydata()
+    np.testing.assert_allclose(limit.get_xdata(), 2 * (1 + mu) / (1 + 2 * mu) / 4)
+    assert "yours 0.969" in axes[1].get_title(loc="left")
+
+
+def test_the_run_is_at_every_point_the_slowest_of_its_directions():
+    axes = plots.plot_rate_by_direction("heavy_ball", RAVINE_CURVATURES, learner=(0.4, 0.6),
+                                        names=("along the floor", "across the valley"))
+    flat, stiff, whole = (np.ma.filled(ax.images[0].get_array().astype(float), np.inf) for ax in axes)
+    np.testing.assert_allclose(whole, np.maximum(flat, stiff))
+    assert axes[0].get_title(loc="left") == "h = 0.125 alone (along the floor)\nr: yours 0.800"
+    assert axes[1].get_title(loc="left") == "h = 4 alone (across the valley)\nr: yours 0.775"
+    assert not any(line.get_marker() == "*" and np.isfinite(line.get_xdata()[0]) for line in axes[0].lines)
+
+
+def test_one_directions_rate_against_lr_times_curvature():
+    ax = plots.plot_rate_by_curvature(0.95, lr=0.1, curvatures=RAVINE_CURVATURES, names=("x", "y"))
+    heavy, nesterov = [line for line in ax.lines if line.get_label().endswith("μ = 0.95")]
+    a = heavy.get_xdata()
+    np.testing.assert_allclose(heavy.get_ydata(), rates.spectral_radius("heavy_ball", a, 0.95, 1.0))
+    np.testing.assert_allclose(nesterov.get_ydata(), rates.spectral_radius("nesterov", a, 0.95, 1.0))
+    marks = sorted(line.get_xdata()[0] for line in ax.lines if line.get_linestyle() == ":")
+    assert marks == pytest.approx([0.1 / 8, 0.4])
+
+
+def test_the_rate_check_draws_each_run_and_a_line_at_the_maps_rate():
+    checks = [rates.check_rate(method, 0.1, 0.95) for method in rates.METHODS]
+    ax = plots.plot_rate_check(checks)
+    runs = [line for line in ax.lines if line.get_linestyle() == "-"]
+    predictions = [line for line in ax.lines if line.get_linestyle() != "-"]
+    for check, run, prediction in zip(checks, runs, predictions):
+        np.testing.assert_array_equal(run.get_ydata(), check.errors)
+        steps, values = prediction.get_xdata(), prediction.get_ydata()
+        assert (steps[0], steps[-1] + 1) == check.fitted
+        np.testing.assert_allclose(values[1:] / values[:-1], check.predicted)
+        assert np.all(values >= check.errors[steps] * (1 - 1e-12))  # a line over the run's peaks
+    assert "measured r = " in runs[0].get_label() and f"{checks[1].predicted:.4f}" in predictions[1].get_label()
+
+
+def test_a_run_too_short_to_measure_gets_no_rate_line():
+    ax = plots.plot_rate_check(rates.check_rate("heavy_ball", 50.0, 0.5))
+    assert len(ax.lines) == 1
+
+
+def test_coordinates_step_lengths_and_the_constant_gradient_buffer():
+    ravine = get_surface("ravine")
+    run = minimize(ravine, SGD(lr=0.48), ravine.start, steps=30)
+    ax = plots.plot_coordinates(run, names=("x (along)", "y (across)"))
+    along, across = ax.lines[:2]
+    np.testing.assert_array_equal(across.get_ydata(), run.points[:, 1])
+    assert along.get_label() == "x (along)"
+
+    ax = plots.plot_step_lengths([run], marks=(11, 21), mark_text="dotted: the rate drops")
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), np.linalg.norm(np.diff(run.points, axis=0), axis=1))
+    assert ax.get_yscale() == "log" and ax.get_xlabel() == "step (dotted: the rate drops)"
+    assert [line.get_xdata()[0] for line in ax.lines[1:]] == [11, 21]
+
+    ax = plots.plot_constant_gradient_buffer([SGD(momentum=0.9), SGD(momentum=0.9, dampening=0.9)], steps=40)
+    buffer, limit, damped, damped_limit = ax.lines
+    np.testing.assert_allclose(buffer.get_ydata(), (1 - 0.9 ** np.arange(1, 41)) / 0.1)
+    assert limit.get_ydata()[0] == pytest.approx(10) and damped_limit.get_ydata()[0] == pytest.approx(1)
+    assert damped.get_ydata()[0] == 1.0  # torch's buffer starts at the gradient itself, dampening or not
+
+
+def test_the_state_of_one_coordinate():
+    ravine = get_surface("ravine")
+    run = minimize(ravine, SGD(lr=0.1, momentum=0.9), ravine.start, steps=30)
+    ax = plots.plot_state(run, "momentum_buffer", coordinate=1)
+    np.testing.assert_array_equal(ax.lines[0].get_ydata(), [state["momentum_buffer"][1] for state in run.states])
+    assert ax.get_ylabel() == "momentum_buffer[1]" and ax.lines[1].get_ydata()[0] == 0
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: plots.plot_rate_map("adam", RAVINE_CURVATURES), ValueError, "method must be one of"),
+    (lambda: plots.plot_rate_map("nesterov", RAVINE_CURVATURES, learner=(0.1, 1.0)), ValueError,
+     r"learner must be a pair \(lr, momentum\)"),
+    (lambda: plots.plot_rate_maps([0, 4]), ValueError, "curvatures must be positive"),
+    (lambda: plots.plot_rate_by_direction("heavy_ball", RAVINE_CURVATURES, names=("x",)), ValueError,
+     "names must describe each"),
+    (lambda: plots.plot_rate_by_curvature(0.9, curvatures=RAVINE_CURVATURES), ValueError, "give lr"),
+    (lambda: plots.plot_rate_check([0.5]), TypeError, "RateCheck"),
+    (lambda: plots.plot_constant_gradient_buffer([SGD()]), ValueError, "keeps no momentum buffer"),
+    (lambda: plots.plot_state(minimize(get_surface("ravine"), SGD(lr=0.1, momentum=0.5), (1, 1), steps=3),
+                              "momentum_buffer", coordinate=2), ValueError, "coordinate must be 0 to 1"),
+])
+def test_rate_and_momentum_plots_reject_bad_arguments(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
