@@ -45,7 +45,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
 
-from . import plots
+from . import plots, rates
 from .functions import SURFACES
 from .optimizers import Optimizer
 from .training import minimize
@@ -393,3 +393,168 @@ def _as_fields(fields, optimizers) -> frozenset | None:
             f"no optimizer here has the hyperparameter(s) {unknown}; they have: {', '.join(sorted(known))}"
         )
     return frozenset(fields)
+
+
+# --- the rate map of lessons 04 and 05 ----------------------------------------------------------
+
+
+def explore_rate_map(condition_number: float = 32.0, *, methods=None, curvature_max: float = 4.0,
+                     learner=(0.1, 0.9)) -> "RateMapExplorer":
+    """An explorer of the rate maps (:func:`course_lib.plots.plot_rate_maps`) with a slider for the
+    condition number κ; show it by leaving it last in a cell.
+
+    The quadratic's curvatures are ``curvature_max / κ`` and ``curvature_max`` (the ravine's for
+    ``κ = 32`` and the default ``curvature_max = 4``), so moving κ flattens the gentle direction and
+    leaves the stiff one, and with it every stability limit, where it is. ``methods`` is
+    ``("heavy_ball", "nesterov")`` by default, or one of them; ``learner = (lr, momentum)`` is your
+    point, which two more sliders move.
+    """
+    return RateMapExplorer(condition_number, methods=methods, curvature_max=curvature_max, learner=learner)
+
+
+class RateMapExplorer:
+    """Rate maps for one condition number, their picture, and the sliders that change them.
+
+    ``set_condition_number``, ``set_learner`` and ``redraw`` work without a browser; ``shown[i]``
+    holds what panel ``i`` marks (:meth:`course_lib.plots.RatePanel.update`), ``png`` and ``caption``
+    the picture; ``widget`` is the control panel and ``controls`` its sliders by name
+    (``"condition number"``, ``"lr"``, ``"momentum"``). As in :class:`Explorer`, the picture is a PNG
+    in an ``<img>`` whose ``alt`` text is the caption. A redraw computes the maps (a grid of
+    ``RESOLUTION`` x ``RESOLUTION`` settings per method) and draws only what changes over a bitmap of
+    the rest, rendered once (as :class:`Explorer` does).
+    """
+
+    RESOLUTION = 160
+    MAX_CONDITION_NUMBER = 1e4
+
+    def __init__(self, condition_number: float = 32.0, *, methods=None, curvature_max: float = 4.0,
+                 learner=(0.1, 0.9)):
+        self.methods = _as_methods(methods)
+        if isinstance(curvature_max, bool) or not isinstance(curvature_max, numbers.Real) \
+                or not 0 < curvature_max < math.inf:
+            raise ValueError(f"curvature_max must be a positive number, got {curvature_max!r}")
+        self.curvature_max = float(curvature_max)
+        self.condition_number = self._as_condition_number(condition_number)
+        self.lr_max = 4.2 / self.curvature_max
+        self.learner = self._as_learner(learner)
+        self.figure = Figure(figsize=(5.4 * len(self.methods) + 1.5, 6.2), dpi=72, layout="constrained")
+        FigureCanvasAgg(self.figure)
+        axes = self.figure.subplots(1, len(self.methods), squeeze=False)[0]
+        self.panels = [plots.RatePanel(ax, method, self.lr_max, resolution=self.RESOLUTION)
+                       for ax, method in zip(axes, self.methods)]
+        self._background = None
+        self._build_widgets()
+        self.redraw()
+
+    @property
+    def curvatures(self) -> tuple[float, float]:
+        """The quadratic's smallest and largest curvature."""
+        return self.curvature_max / self.condition_number, self.curvature_max
+
+    def set_condition_number(self, condition_number: float) -> None:
+        """Redraw for condition number ``condition_number`` (1 to ``MAX_CONDITION_NUMBER``)."""
+        self.condition_number = self._as_condition_number(condition_number)
+        self.redraw()
+
+    def set_learner(self, lr: float, momentum: float) -> None:
+        """Move your point to ``(lr, momentum)`` and redraw."""
+        self.learner = self._as_learner((lr, momentum))
+        self.redraw()
+
+    def redraw(self) -> None:
+        """Recompute the maps and marks, render the figure and show the new PNG."""
+        self.shown = [panel.update(self.curvatures, self.learner) for panel in self.panels]
+        canvas = self.figure.canvas
+        # The frame comes last, over the map's edges.
+        changing = [artist for panel in self.panels for artist in panel.artists]
+        changing += [spine for panel in self.panels for spine in panel.ax.spines.values()]
+        if self._background is None:
+            plots.add_rate_colorbar(self.figure, self.panels[0].image, [panel.ax for panel in self.panels])
+            canvas.draw()
+            # The layout stays as first computed; then the parts that never change (axes, ticks, labels,
+            # colour bar: most of the text, which is most of the cost) are rendered once and kept as a bitmap.
+            self.figure.set_layout_engine("none")
+            titles = [(panel.title, panel.title.get_text()) for panel in self.panels]
+            for artist in changing:
+                artist.set_visible(False)
+            # matplotlib misplaces an invisible title; an empty one keeps its place (and draws nothing).
+            for title, _ in titles:
+                title.set_visible(True)
+                title.set_text("")
+            canvas.draw()
+            self._background = canvas.copy_from_bbox(self.figure.bbox)
+            for artist in changing:
+                artist.set_visible(True)
+            for title, text in titles:
+                title.set_text(text)
+        canvas.restore_region(self._background)
+        for artist in changing:
+            self.figure.draw_artist(artist)
+        width, height = canvas.get_width_height()
+        picture = Image.frombuffer("RGBA", (width, height), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
+        encoded = io.BytesIO()
+        picture.save(encoded, format="png", compress_level=1)
+        self.png = encoded.getvalue()
+        text = base64.b64encode(self.png).decode("ascii")
+        self.picture.value = f'<img src="data:image/png;base64,{text}" alt="{html.escape(self.caption)}">'
+
+    @property
+    def caption(self) -> str:
+        """The state the picture shows, in words a test (or a screen reader) can use."""
+        low, high = self.curvatures
+        lr, momentum = self.learner
+        parts = [f"condition number={self.condition_number:.4g}; curvatures {low:.4g} to {high:.4g}; "
+                 f"yours: lr={lr:.4g}, momentum={momentum:.4g}"]
+        for method, shown in zip(self.methods, self.shown):
+            best = shown["best"]
+            parts.append(f"{rates.NAMES[method]}: best lr={best.lr:.4g}, momentum={best.momentum:.4g}, "
+                         f"rate={best.rate:.4f}; yours rate={shown['yours']:.4f}")
+        return "; ".join(parts)
+
+    def _as_condition_number(self, value) -> float:
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) \
+                or not 1 <= value <= self.MAX_CONDITION_NUMBER:
+            raise ValueError(f"condition_number must be a number from 1 to {self.MAX_CONDITION_NUMBER:g}, "
+                             f"got {value!r}")
+        return float(value)
+
+    def _as_learner(self, learner) -> tuple[float, float]:
+        if not (_is_pair(learner) and 0 < learner[0] <= self.lr_max and 0 <= learner[1] < 1):
+            raise ValueError(f"learner must be a pair (lr, momentum) with 0 < lr <= {self.lr_max:.4g} "
+                             f"(past 4.2 / curvature_max every momentum diverges) and 0 <= momentum < 1, "
+                             f"got {learner!r}")
+        return float(learner[0]), float(learner[1])
+
+    # --- the widgets ---------------------------------------------------------------------
+
+    def _build_widgets(self) -> None:
+        common = {"continuous_update": True, "layout": _CONTROL_LAYOUT, "style": _CONTROL_STYLE}
+        lr, momentum = self.learner
+        self.controls = {
+            "condition number": widgets.FloatLogSlider(
+                value=self.condition_number, base=10, min=0, max=math.log10(self.MAX_CONDITION_NUMBER), step=0.01,
+                description="condition no. κ", readout_format=".4g", **common),
+            "lr": widgets.FloatSlider(value=lr, min=self.lr_max / 200, max=self.lr_max, step=self.lr_max / 200,
+                                      description="your γ (lr)", readout_format=".4g", **common),
+            "momentum": widgets.FloatSlider(value=momentum, min=0.0, max=0.99, step=0.01, description="your μ",
+                                            readout_format=".2f", **common),
+        }
+        self.controls["condition number"].observe(
+            lambda change: self.set_condition_number(_slider_value(self.controls["condition number"])), names="value")
+        for name in ("lr", "momentum"):
+            self.controls[name].observe(lambda change: self.set_learner(
+                _slider_value(self.controls["lr"]), _slider_value(self.controls["momentum"])), names="value")
+        self.picture = widgets.HTML()
+        self.widget = widgets.VBox([widgets.HBox(list(self.controls.values())), self.picture])
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)
+
+
+def _as_methods(methods) -> tuple[str, ...]:
+    if methods is None:
+        return rates.METHODS
+    methods = (methods,) if isinstance(methods, str) else tuple(methods)
+    if not methods or len(set(methods)) != len(methods) or not set(methods) <= set(rates.METHODS):
+        raise ValueError(f"methods must be one or both of {rates.METHODS}, got {methods!r}")
+    return methods

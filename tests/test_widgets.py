@@ -182,3 +182,83 @@ def test_a_lesson_surface_joins_the_picker_and_can_be_chosen_again():
     assert explorer.surface is get_surface("ravine")
     explorer.surface_picker.value = "two weights"
     assert explorer.surface is own and explorer.start == own.start
+
+
+# --- the rate-map explorer of lessons 04 and 05 ----------------------------------------------------
+
+from course_lib import rates  # noqa: E402
+from course_lib.widgets import RateMapExplorer, explore_rate_map  # noqa: E402
+
+
+def shown_rates(panel):
+    return np.ma.getdata(panel.image.get_array()), np.ma.getmaskarray(panel.image.get_array())
+
+
+def test_the_condition_number_slider_redraws_both_maps_for_the_new_curvatures():
+    explorer = explore_rate_map(32, learner=(0.4, 0.6))
+    before = explorer.png
+    explorer.controls["condition number"].value = 10**2.5
+    assert explorer.condition_number == 316.2 and explorer.curvatures == pytest.approx((4 / 316.2, 4.0))
+    for panel, method in zip(explorer.panels, rates.METHODS):
+        values, diverged = shown_rates(panel)
+        expected = rates.rate_map(method, explorer.curvatures, panel.lrs, panel.momenta)
+        np.testing.assert_allclose(values[~diverged], expected[~diverged])
+        np.testing.assert_array_equal(diverged, expected >= 1)
+        best = rates.best_setting(method, explorer.curvatures)
+        np.testing.assert_allclose(panel.best.get_xydata()[0], (best.lr, best.momentum))
+        assert panel.title.get_text().startswith(f"{rates.NAMES[method].capitalize()}, κ = 316.2\nr: best {best.rate:.3f}")
+    assert explorer.png != before
+
+
+def test_the_learner_sliders_move_the_point_and_its_rates():
+    explorer = explore_rate_map(32, learner=(0.4, 0.6))
+    explorer.controls["lr"].value = 0.2
+    explorer.controls["momentum"].value = 0.8
+    assert explorer.learner == (0.2, 0.8)
+    for panel, shown, method in zip(explorer.panels, explorer.shown, rates.METHODS):
+        assert tuple(panel.yours.get_xydata()[0]) == (0.2, 0.8)
+        assert shown["yours"] == pytest.approx(rates.rate(method, 0.2, 0.8, (1 / 8, 4)))
+
+
+def test_the_rate_map_picture_carries_a_caption_of_its_state():
+    explorer = explore_rate_map(32, learner=(0.4, 0.6))
+    png, alt = shown_picture(explorer)
+    assert png == explorer.png and png.startswith(b"\x89PNG") and alt == explorer.caption
+    assert alt.startswith("condition number=32; curvatures 0.125 to 4; yours: lr=0.4, momentum=0.6; heavy ball: "
+                          "best lr=0.7221, momentum=0.4894, rate=0.6996; yours rate=0.8000; Nesterov:")
+    assert "yours rate=1.2484" in alt  # past Nesterov's stability limit at this momentum
+
+
+def test_the_fast_rate_map_redraw_looks_like_a_full_render():
+    explorer = explore_rate_map(10, learner=(0.3, 0.5))
+    explorer.set_condition_number(500)
+    fast = np.asarray(Image.open(io.BytesIO(explorer.png)).convert("RGB"), dtype=float)
+    buffer = io.BytesIO()
+    explorer.figure.savefig(buffer, format="png")
+    full = np.asarray(Image.open(buffer).convert("RGB"), dtype=float)
+    assert fast.shape == full.shape
+    assert np.mean(np.abs(fast - full) > 8) < 0.002
+
+
+def test_one_method_alone_and_the_methods_without_the_widgets():
+    explorer = RateMapExplorer(100, methods="heavy_ball", learner=(0.5, 0.7))
+    assert len(explorer.panels) == 1 and "Nesterov" not in explorer.caption
+    explorer.set_learner(0.6, 0.8)
+    explorer.set_condition_number(1)
+    # At kappa = 1 heavy ball's best is plain gradient descent at lr = 1 / h, which is done in one step.
+    assert explorer.shown[0]["best"] == pytest.approx((0.25, 0.0, 0.0))
+    assert "application/vnd.jupyter.widget-view+json" in explorer._repr_mimebundle_()
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: explore_rate_map(0.5), "condition_number must be a number from 1 to 10000"),
+    (lambda: explore_rate_map(32, methods=("adam",)), "methods must be one or both of"),
+    (lambda: explore_rate_map(32, methods=()), "methods must be one or both of"),
+    (lambda: explore_rate_map(32, curvature_max=-1), "curvature_max must be a positive number"),
+    (lambda: explore_rate_map(32, learner=(2.0, 0.5)), r"0 < lr <= 1.05"),
+    (lambda: explore_rate_map(32, learner=(0.1, 1.0)), "0 <= momentum < 1"),
+    (lambda: explore_rate_map(32).set_condition_number(1e5), "condition_number must be a number from 1"),
+])
+def test_the_rate_map_explorer_rejects_bad_arguments(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
