@@ -44,9 +44,11 @@ def _feature_indices(data, names) -> list[int]:
 @dataclasses.dataclass(frozen=True)
 class Quadratic:
     """The exact facts of the linear model's MSE on a data set: the ``curvatures`` (eigenvalues of its
-    Hessian, ascending) and the lowest training loss any parameters reach (by least squares)."""
+    Hessian, ascending), the ``least_squares`` parameters ``{"w": ..., "b": ...}`` and their training
+    loss, the lowest there is."""
 
     curvatures: np.ndarray
+    least_squares: dict
     lowest_loss: float
 
     @property
@@ -66,6 +68,7 @@ def mse_quadratic(data) -> Quadratic:
     with_ones = np.column_stack([X, np.ones(len(X))])
     solution = np.linalg.lstsq(with_ones, y, rcond=None)[0]
     return Quadratic(curvatures=np.linalg.eigvalsh(2 / len(X) * with_ones.T @ with_ones),
+                     least_squares={"w": solution[:-1], "b": solution[-1:]},
                      lowest_loss=float(np.mean((with_ones @ solution - y) ** 2)))
 
 
