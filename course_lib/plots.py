@@ -959,3 +959,188 @@ def plot_look_ahead(surface, lr: float, momentum: float, *, after: int = 2, wind
 def _arrow(ax, start, end, color) -> None:
     ax.annotate("", xy=end, xytext=start, zorder=6,
                 arrowprops=dict(arrowstyle="-|>", color=color, linewidth=2.4, shrinkA=0, shrinkB=0))
+
+
+# --- the race of lesson 14 ------------------------------------------------------------------
+
+CONTESTANT_STYLES = {
+    "SGD": {"color": PALETTE[0], "linestyle": "-"},
+    "SGD + momentum": {"color": PALETTE[5], "linestyle": "-"},
+    "Nesterov": {"color": PALETTE[5], "linestyle": "--"},
+    "Adagrad": {"color": PALETTE[2], "linestyle": "-"},
+    "Adadelta": {"color": PALETTE[2], "linestyle": "--"},
+    "RMSprop": {"color": PALETTE[3], "linestyle": "-"},
+    "Adam": {"color": PALETTE[1], "linestyle": "-"},
+    "AdamW": {"color": PALETTE[1], "linestyle": "--"},
+    "AMSGrad": {"color": PALETTE[1], "linestyle": ":"},
+    "NAdam": {"color": PALETTE[4], "linestyle": "-"},
+    "Adamax": {"color": PALETTE[4], "linestyle": "--"},
+}
+"""The race's contestants: one colour per family of methods, one line style per variant, so that a
+method looks the same in every figure of the lesson. Other names get :func:`run_style`."""
+
+
+def _contestant_style(name: str, index: int) -> dict:
+    return dict(CONTESTANT_STYLES.get(name, run_style(index)))
+
+
+def _constant_lr(run: History) -> float:
+    """The learning rate of a run at a constant rate (its first update's)."""
+    return float(run.update_lrs[0]) if len(run.update_lrs) else math.nan
+
+
+def _check_runs_by_name(runs, what: str) -> None:
+    if not isinstance(runs, Mapping) or not runs:
+        raise TypeError(f"{what} must be a non-empty dict {{contestant name: ...}}, got {type(runs).__name__}")
+
+
+def plot_accuracy_per_epoch(runs, *, ax=None, title=None):
+    """Validation accuracy after every epoch, one run per contestant: ``{name: History}``.
+
+    Epoch 0 is the network before training. The legend gives each run's learning rate and final
+    accuracy, best first. Returns the Axes.
+    """
+    _check_runs_by_name(runs, "runs")
+    ax = _axes(ax, figsize=(10, 5))
+    order = list(runs)
+    for name in sorted(runs, key=lambda name: -runs[name].val_accuracies[-1]):
+        run = runs[name]
+        ax.plot(np.arange(len(run.val_accuracies)), run.val_accuracies, marker="o", markersize=3,
+                label=f"{name} (lr={_constant_lr(run):g}): {run.val_accuracies[-1]:.3f}",
+                **_contestant_style(name, order.index(name)))
+    ax.set(xlabel="epoch", ylabel="validation accuracy")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.grid(True, color="0.9")
+    ax.legend(title="final accuracy, best first", fontsize="small", loc="center left", bbox_to_anchor=(1.01, 0.5))
+    _set_title(ax, title, "Validation accuracy per epoch")
+    return ax
+
+
+def plot_race(winners, *, gradient_seconds: float, step_seconds, axes=None):
+    """The race at each contestant's chosen learning rate: ``winners`` is ``{name: [History per seed]}``.
+
+    Left, the validation accuracy and middle, the validation loss (log scale) per epoch, both
+    averaged over the seeds. Right, the cost of one update in microseconds: the gradient of one
+    batch (grey, ``gradient_seconds``) plus the optimizer's step (``step_seconds[name]``), as
+    :func:`course_lib.comparison.update_costs` measures them. Returns the three Axes.
+    """
+    from .comparison import mean_curve
+
+    _check_runs_by_name(winners, "winners")
+    if axes is None:
+        axes = plt.figure(figsize=(16, 5.4), layout="constrained").subplots(1, 3, width_ratios=(1, 1, 0.8))
+    by_epoch, loss_by_epoch, cost = axes
+    seeds = len(next(iter(winners.values())))
+    for index, (name, runs) in enumerate(winners.items()):
+        style = _contestant_style(name, index)
+        accuracy, loss = mean_curve(runs, "val_accuracies"), mean_curve(runs, "val_losses")
+        by_epoch.plot(np.arange(1, len(accuracy)), accuracy[1:], marker="o", markersize=3,
+                      label=f"{name} (lr={_constant_lr(runs[0]):g})", **style)
+        loss_by_epoch.plot(np.arange(len(loss)), loss, marker="o", markersize=3, **style)
+    by_epoch.set_ylabel(f"validation accuracy (mean of {seeds} seeds)")
+    by_epoch.set_title("Tuned, they finish within a point of each other", loc="left")
+    loss_by_epoch.set_yscale("log")
+    loss_by_epoch.set_ylabel(f"validation loss (mean of {seeds} seeds, log scale)")
+    loss_by_epoch.set_title("Validation loss: early differences, a close finish", loc="left")
+    for ax in (by_epoch, loss_by_epoch):
+        ax.set_xlabel("epoch")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.grid(True, color="0.9")
+
+    names = list(winners)[::-1]
+    rows = np.arange(len(names))
+    cost.barh(rows, np.full(len(names), 1e6 * gradient_seconds), color="0.8")
+    cost.barh(rows, [1e6 * step_seconds[name] for name in names], left=1e6 * gradient_seconds,
+              color=[_contestant_style(name, len(names) - 1 - row)["color"] for row, name in enumerate(names)])
+    cost.set_yticks(rows, names)
+    cost.set_xlabel("microseconds per update, fastest of several repeats\n"
+                    "(grey: gradient of one batch; colour: optimizer step)")
+    cost.grid(True, axis="x", color="0.9")
+    cost.set_title("The cost of one update on this network", loc="left")
+    by_epoch.figure.legend(*by_epoch.get_legend_handles_labels(), loc="outside lower center", ncols=6,
+                           fontsize="small")
+    return axes
+
+
+def plot_lr_sensitivity(sweep, families, *, axes=None):
+    """How each contestant's result depends on its learning rate, one column per family.
+
+    ``sweep`` is ``{name: {lr: [History per seed]}}`` and ``families`` ``{family: (name, ...)}``.
+    Top row, :func:`plot_lr_sweep` of the first seed: the final training loss against the learning
+    rate, a cross where a run blew up. Bottom row, the mean final validation accuracy over the
+    seeds with bars of one standard deviation (a rate at which a seed blew up is left out).
+    Returns the 2 × (number of families) array of Axes.
+    """
+    from .comparison import final
+
+    _check_runs_by_name(sweep, "sweep")
+    _check_runs_by_name(families, "families")
+    if axes is None:
+        axes = plt.figure(figsize=(16, 9), layout="constrained").subplots(2, len(families), sharex="col",
+                                                                         squeeze=False)
+    seeds = len(next(iter(next(iter(sweep.values())).values())))
+    for (loss_ax, accuracy_ax), (family, names) in zip(np.asarray(axes).T, families.items()):
+        plot_lr_sweep({name: {lr: runs[0] for lr, runs in sweep[name].items()} for name in names}, ax=loss_ax,
+                      log_y=True, title=f"{family}: training loss, first seed")
+        loss_ax.set_xlabel("")
+        loss_ax.set_ylabel("final training loss (log scale)")
+        for index, name in enumerate(names):
+            lrs = np.array(list(sweep[name]), dtype=float)
+            accuracies = np.array([final(runs, "val_accuracies") for runs in sweep[name].values()])
+            healthy = ~np.isnan(accuracies).any(axis=1)
+            accuracy_ax.errorbar(lrs[healthy], accuracies[healthy].mean(axis=1),
+                                 yerr=accuracies[healthy].std(axis=1, ddof=1), marker="o", capsize=3, label=name,
+                                 color=run_style(index)["color"])
+        accuracy_ax.set_xscale("log")
+        accuracy_ax.set(xlabel="learning rate", ylabel=f"final validation accuracy (mean of {seeds} seeds)")
+        accuracy_ax.grid(True, color="0.9")
+        accuracy_ax.legend(fontsize="small", loc="lower left")
+        accuracy_ax.set_title(f"{family}: validation accuracy, {seeds} seeds", loc="left")
+    return axes
+
+
+def plot_schedule_effect(constant, scheduled, *, axes=None):
+    """The same contestants and peaks at a constant learning rate and with a schedule.
+
+    ``constant`` and ``scheduled`` are ``{name: {lr: [History per seed]}}``; ``scheduled``'s rates
+    are the schedules' peaks and ``constant`` must hold runs at the same rates. First panel: the
+    learning rate of every update of the first contestant's runs, the same budget spent two ways.
+    Then one panel per contestant: the validation loss per epoch, mean over the seeds (log scale),
+    constant solid and scheduled dashed, one colour per peak. Returns the Axes.
+    """
+    from .comparison import mean_curve
+
+    _check_runs_by_name(scheduled, "scheduled")
+    if axes is None:
+        axes = plt.figure(figsize=(4.2 * (len(scheduled) + 1), 4.6), layout="constrained").subplots(
+            1, len(scheduled) + 1)
+    rate_ax, *loss_axes = axes
+    first = next(iter(scheduled))
+    for index, lr in enumerate(scheduled[first]):
+        color = run_style(index)["color"]
+        for runs, linestyle, how in ((constant[first][lr], "-", "constant"),
+                                     (scheduled[first][lr], "--", "warm-up + cosine")):
+            rates = runs[0].update_lrs
+            rate_ax.plot(np.arange(1, len(rates) + 1), rates, color=color, linestyle=linestyle,
+                         label=f"{how}, lr {lr:g}")
+    rate_ax.set(xlabel="update", ylabel="learning rate")
+    rate_ax.set_title(f"Learning rate per update: {first}", loc="left")
+    rate_ax.legend(fontsize="small")
+    seeds = len(next(iter(scheduled[first].values())))
+    for ax, (name, runs_by_lr) in zip(loss_axes, scheduled.items()):
+        for index, (lr, runs) in enumerate(runs_by_lr.items()):
+            color = run_style(index)["color"]
+            for group, linestyle, how in ((constant[name][lr], "-", "constant"), (runs, "--", "warm-up + cosine")):
+                if any(run.diverged for run in group):
+                    continue
+                loss = mean_curve(group, "val_losses")
+                ax.plot(np.arange(len(loss)), loss, color=color, linestyle=linestyle, marker="o", markersize=3,
+                        label=f"{how}, lr {lr:g}")
+        ax.set_yscale("log")
+        ax.set_xlabel("epoch")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.grid(True, color="0.9")
+        ax.legend(fontsize="small")
+        ax.set_title(f"{name}: validation loss", loc="left")
+    loss_axes[0].set_ylabel(f"validation loss (mean of {seeds} seeds, log scale)")
+    return axes
