@@ -5,7 +5,14 @@ The notebooks import everything they reuse from here: the reference optimizers
 data and models, training loops, plots, widgets and the learners' self-checks.
 """
 
+import sys
+
 __version__ = "0.1.0"
+
+if sys.platform == "emscripten":  # the course in the browser (lite/): no threads, no file-system caches
+    from . import _pyodide
+
+    _pyodide.adapt()
 
 
 def check_version(minimum: str) -> str:
