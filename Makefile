@@ -16,7 +16,7 @@ LEARNER_JUPYTER := $(CURDIR)/deploy/jupyter/learner
 # Jupyter refuses to run as root (a container, a CI machine) unless told that it is meant.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab test setup bench clean hub hub-setup hub-remove
+.PHONY: lab test setup bench clean hub hub-setup hub-remove lite
 
 setup: $(STAMP)
 
@@ -51,6 +51,12 @@ $(HUB_STAMP): $(STAMP)
 # Delete the accounts that `make hub` created (and their homes, the course directory with them).
 hub-remove:
 	$(BIN)/python deploy/hub.py --state $(HUB_DIR) remove
+
+# The course as a static site that runs in the browser (lite/build.py): site/, with Pyodide bundled, or
+# loaded from the CDN with LITE_PYODIDE=cdn. Downloads are kept in .lite-cache/.
+lite: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[lite]'
+	$(BIN)/python lite/build.py
 
 test: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest $(PYTEST_ARGS)
