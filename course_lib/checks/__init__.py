@@ -30,6 +30,7 @@ from ._compare import FLOOR, TOLERANCE, rel_error
 from ._training import learner_optimizer
 from . import capstone, descent, sampling  # noqa: F401  (they register the lessons' other exercises)
 from . import schedule_checks  # noqa: F401  (lesson 13's schedules: warm-up + cosine, one-cycle)
+from . import torch_checks  # noqa: F401  (lesson 15: parameter groups, the training loop; torch only when run)
 from .mistakes import (EXERCISE_MISTAKES, MISTAKES, ExerciseMistake, Mistake, mistake_update, mistakes_for,
                        register_exercise_mistakes)
 
