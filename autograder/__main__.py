@@ -86,7 +86,7 @@ def _run(args, course: Course, limits: Limits) -> int:
             print(proof.describe())
         published = {}
         if course.exchange is not None:
-            proven = [proof.assignment for proof in proofs if not proof.problem]
+            proven = [proof.assignment for proof in proofs if proof.proven]
             published = commands.publish(course, proven)
             for assignment, problem in sorted(published.items()):
                 print(f"{assignment}: " + (f"NOT IN THE EXCHANGE: {problem}" if problem

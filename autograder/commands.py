@@ -20,7 +20,7 @@ from functools import partial
 from pathlib import Path, PurePosixPath
 
 from .checking import Graded, generate, grade_files, scratch_course
-from .course import COURSE_ID, STUDENT_ID, Course
+from .course import COURSE_ID, STUDENT_ID, Course, requirement_problem
 from .grading import Limits, StatusStore
 
 
@@ -32,8 +32,15 @@ class ReleaseProof:
     problem: str  # empty when the solution passes every test and the release fails every one
     solution: Graded | None = None
     release: Graded | None = None
+    skipped: str = ""  # why the notebook was not released: a package it needs is missing here (not a problem)
+
+    @property
+    def proven(self) -> bool:
+        return not self.problem and not self.skipped
 
     def describe(self) -> str:
+        if self.skipped:
+            return f"{self.assignment}: SKIPPED, not released: {self.skipped}"
         if self.solution is None or self.release is None:
             return f"{self.assignment}: NOT RELEASED: {self.problem}"
         verdict = "proven" if not self.problem else f"PROBLEM: {self.problem}"
@@ -57,10 +64,17 @@ def _judge(assignment: str, solution: Graded, release: Graded) -> ReleaseProof:
 
 
 def release(course: Course, names=(), workers: int | None = None, limits: Limits = Limits()) -> list[ReleaseProof]:
-    """generate_assignment for each notebook, then grade the source and the release as students."""
+    """generate_assignment for each notebook, then grade the source and the release as students.
+
+    A notebook that needs a package this process cannot import (an optional lesson's torch) is
+    skipped with the reason: its tests could not run here, in the proof or in grading.
+    """
     notebooks = course.source_notebooks(names)
+    skipped = {n: problem for n in notebooks if (problem := requirement_problem(n))}
+    notebooks = [n for n in notebooks if n not in skipped]
     errors = generate(course, notebooks)
-    proofs = [ReleaseProof(name, error) for name, error in errors.items()]
+    proofs = [ReleaseProof(n.stem, "", skipped=problem) for n, problem in skipped.items()]
+    proofs += [ReleaseProof(name, error) for name, error in errors.items()]
     released = [n for n in notebooks if n.stem not in errors]
     if released:
         with scratch_course(course.notebook_dir, course.cell_timeout) as scratch:

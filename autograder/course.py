@@ -45,6 +45,35 @@ c.Exchange.root = {exchange!r}
 '''
 
 
+INSTALL_HINTS = {"torch": "pip install torch --index-url https://download.pytorch.org/whl/cpu"}
+
+
+def requirements(notebook: Path) -> tuple[str, ...]:
+    """The packages a notebook needs beyond the course's own, from its metadata: ``{"course": {"requires": [...]}}``.
+
+    Optional lessons declare them (lesson 15 needs torch); the grader must be able to import them,
+    because the test cells run there.
+    """
+    import nbformat
+
+    needs = nbformat.read(notebook, as_version=4).metadata.get("course", {}).get("requires", [])
+    return tuple(str(name) for name in needs)
+
+
+def requirement_problem(notebook: Path) -> str | None:
+    """Why this process cannot run the notebook's tests (a package it needs cannot be imported), or None."""
+    import importlib
+
+    for name in requirements(notebook):
+        try:
+            importlib.import_module(name)
+        except Exception as error:  # noqa: BLE001 - ImportError, or a broken install that fails another way
+            hint = INSTALL_HINTS.get(name, f"pip install {name}")
+            return (f"needs {name}, which cannot be imported by {sys.executable} ({type(error).__name__}: "
+                    f"{str(error)[:200]}); install it there ({hint}) and run again")
+    return None
+
+
 @dataclass(frozen=True)
 class Course:
     """A course directory built from the source notebooks in ``notebook_dir``."""

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import sandbox
-from .course import COURSE_ID, Course
+from .course import COURSE_ID, Course, requirement_problem
 
 OK = "ok"
 
@@ -115,8 +115,13 @@ class _Worker:
     def __init__(self, course: Course, limits: Limits):
         self.course, self.limits = course, limits
         self.api = grading_api(course, limits)
+        self.requirements: dict[str, str | None] = {}
 
     def grade(self, student: str, assignment: str) -> str:
+        if assignment not in self.requirements:  # a package the lesson's tests need (torch), once per worker
+            self.requirements[assignment] = requirement_problem(self.course.source(assignment))
+        if self.requirements[assignment]:
+            return f"failed: {self.requirements[assignment]}"
         report = self.course.private_dir / "reports" / student / f"{assignment}.json"
         report.unlink(missing_ok=True)
         result = self.api.autograde(assignment, student, force=True, create=True)

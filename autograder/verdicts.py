@@ -57,7 +57,7 @@ ALLOWED_PACKAGES = frozenset({
 })
 BLOCKED_MODULES = ("course_lib.optimizers", "course_lib.checks", "course_lib.training", "course_lib.plots",
                    "course_lib.widgets", "course_lib.schedules", "course_lib.schedule_widgets",
-                   "course_lib.comparison", "course_lib.rates")
+                   "course_lib.comparison", "course_lib.rates", "course_lib.torch_bridge")
 
 
 @dataclass(frozen=True)
