@@ -361,13 +361,14 @@ def _finish_axes(ax, curves, log_y, *, xlabel: str, ylabel: str = "loss") -> Non
 # --- internal state -------------------------------------------------------------------------
 
 
-def plot_state(trajectories, key: str, *, norm: bool = False, coordinate: int | None = None, ax=None, title=None,
-               log_y=None):
+def plot_state(trajectories, key: str, *, norm: bool = False, coordinate: int | None = None, first_style: int = 0,
+               ax=None, title=None, log_y=None):
     """An optimizer's state buffer ``key`` (e.g. ``"momentum_buffer"``, ``"exp_avg_sq"``) over the steps.
 
     Per coordinate (x solid, y dashed) by default, only coordinate ``coordinate`` (0 for x, 1 for
     y, with a line at zero when it changes sign), or its Euclidean norm with ``norm=True``, for
-    each trajectory in its own colour. The step axis counts updates done, so step ``t`` shows
+    each trajectory in its own colour: ``run_style(first_style + i)`` for the ``i``-th, so that runs keep
+    the colours of a figure where others came first. The step axis counts updates done, so step ``t`` shows
     the state after the ``t``-th update (step 0 is the initial state). Log axis as in
     :func:`plot_loss_per_update`, which accumulated squares usually get. Returns the Axes.
     """
@@ -386,7 +387,7 @@ def plot_state(trajectories, key: str, *, norm: bool = False, coordinate: int | 
             if isinstance(coordinate, bool) or not isinstance(coordinate, int) or not 0 <= coordinate < values.shape[1]:
                 raise ValueError(f"coordinate must be 0 to {values.shape[1] - 1}, got {coordinate!r}")
             values = values[:, [coordinate]]
-        _plot_coordinates(ax, steps, values, trajectory.label, run_style(index)["color"])
+        _plot_coordinates(ax, steps, values, trajectory.label, run_style(first_style + index)["color"])
         curves.append((values, None))
     if coordinate is not None and min(v.min() for v, _ in curves) < 0 < max(v.max() for v, _ in curves):
         ax.axhline(0, color="0.5", linewidth=0.8)
@@ -666,15 +667,17 @@ class RatePanel:
     calls :meth:`update` at every change of the condition number. ``whole=False`` draws one
     eigen-direction alone: no best settings, since they belong to the whole quadratic. The
     learning-rate axis runs from 0 to ``lr_max``; the grid has ``resolution`` cells per axis.
+    ``point_name`` names the point :meth:`update` places (the learner's, by default).
     """
 
-    def __init__(self, ax, method: str, lr_max: float, *, whole: bool = True, resolution: int = 240):
+    def __init__(self, ax, method: str, lr_max: float, *, whole: bool = True, resolution: int = 240,
+                 point_name: str = "yours"):
         from . import rates
 
         rates._check_method(method)
         if not isinstance(lr_max, numbers.Real) or not 0 < lr_max < math.inf:
             raise ValueError(f"lr_max must be a positive number, got {lr_max!r}")
-        self.ax, self.method, self.whole = ax, method, whole
+        self.ax, self.method, self.whole, self.point_name = ax, method, whole, point_name
         # Cell centres, so that no cell sits at lr = 0 or μ = 1, where nothing moves.
         self.lrs = (np.arange(resolution) + 0.5) * lr_max / resolution
         self.momenta = (np.arange(resolution) + 0.5) / resolution
@@ -694,7 +697,7 @@ class RatePanel:
         self.limit.set_label(f"stability limit: {limit}")
         self.best.set_label(f"best setting ({_BEST_BY[method]})")
         self.descent.set_label("gradient descent's best (μ = 0)")
-        self.yours.set_label("yours")
+        self.yours.set_label(point_name)
         diverges = Patch(facecolor=_DIVERGES, edgecolor="0.6", label="grey: diverges (r ≥ 1)")
         handles = [*([self.best, self.descent] if whole else []), self.yours, self.limit, diverges]
         # The legend never changes (the rates are in the title), so a redraw need not lay it out again.
@@ -732,7 +735,7 @@ class RatePanel:
             lr, momentum = learner
             mine = shown["yours"] = float(rates.rate(self.method, lr, momentum, h))
             self.yours.set_data([lr], [momentum])
-            rates_shown.append(f"yours {mine:.3f}" + (" (diverges)" if mine >= 1 else ""))
+            rates_shown.append(f"{self.point_name} {mine:.3f}" + (" (diverges)" if mine >= 1 else ""))
         if heading is None:
             name = rates.NAMES[self.method].capitalize()
             heading = f"{name}, κ = {h.max() / h.min():.4g}" if self.whole else f"{name}: h = {h[0]:g} alone"
@@ -775,7 +778,8 @@ def _as_learner(learner):
     return float(learner[0]), float(learner[1])
 
 
-def plot_rate_map(method: str, curvatures, *, learner=None, lr_max=None, ax=None, title=None, colorbar=True):
+def plot_rate_map(method: str, curvatures, *, learner=None, point_name="yours", lr_max=None, ax=None, title=None,
+                  colorbar=True):
     """The rate r of heavy ball or Nesterov on a quadratic, over (learning rate γ, momentum μ).
 
     ``curvatures`` are the quadratic's, e.g. ``(1/8, 4)`` for the ravine; only the smallest and
@@ -783,18 +787,19 @@ def plot_rate_map(method: str, curvatures, *, learner=None, lr_max=None, ax=None
     fast, dark where it crawls, with white lines of equal rate at the colour bar's ticks; grey
     diverges, right of the dashed stability limit. Marked: the method's best setting (a star),
     gradient descent's best on the μ = 0 edge (a square) and ``learner = (lr, momentum)`` (a
-    circle), with their rates in the legend below. Returns the Axes.
+    circle, named ``point_name`` in the legend), with their rates in the title. Returns the Axes.
     """
     learner = _as_learner(learner)
     ax = _axes(ax, figsize=(6.0, 6.4))
-    panel = RatePanel(ax, method, _default_lr_max(curvatures, learner) if lr_max is None else lr_max)
+    panel = RatePanel(ax, method, _default_lr_max(curvatures, learner) if lr_max is None else lr_max,
+                      point_name=point_name)
     panel.update(curvatures, learner, heading=title)
     if colorbar:
         add_rate_colorbar(ax.figure, panel.image, ax)
     return ax
 
 
-def plot_rate_maps(curvatures, *, methods=None, learner=None, lr_max=None, axes=None):
+def plot_rate_maps(curvatures, *, methods=None, learner=None, point_name="yours", lr_max=None, axes=None):
     """:func:`plot_rate_map` of heavy ball and Nesterov side by side, on the same axes and colours,
     with one colour bar. Returns the Axes."""
     from . import rates
@@ -804,14 +809,15 @@ def plot_rate_maps(curvatures, *, methods=None, learner=None, lr_max=None, axes=
     if axes is None:
         axes = plt.figure(figsize=(13, 6.6), layout="constrained").subplots(1, len(methods), squeeze=False)[0]
     lr_max = _default_lr_max(curvatures, learner) if lr_max is None else lr_max
-    panels = [RatePanel(ax, method, lr_max) for ax, method in zip(axes, methods)]
+    panels = [RatePanel(ax, method, lr_max, point_name=point_name) for ax, method in zip(axes, methods)]
     for panel in panels:
         panel.update(curvatures, learner)
     add_rate_colorbar(axes[0].figure, panels[0].image, list(axes))
     return axes
 
 
-def plot_rate_by_direction(method: str, curvatures, *, learner=None, names=None, lr_max=None, axes=None):
+def plot_rate_by_direction(method: str, curvatures, *, learner=None, point_name="yours", names=None, lr_max=None,
+                           axes=None):
     """The rate of each eigen-direction alone, one map per curvature, then the whole quadratic's,
     which is at every point the largest of them. ``names`` describe the directions in the titles,
     e.g. ``("along the floor", "across the valley")``. Returns the Axes."""
@@ -826,8 +832,9 @@ def plot_rate_by_direction(method: str, curvatures, *, learner=None, names=None,
     lr_max = _default_lr_max(h, learner) if lr_max is None else lr_max
     for index, (ax, curvature) in enumerate(zip(axes, h)):
         what = f" ({names[index]})" if names is not None else ""
-        RatePanel(ax, method, lr_max, whole=False).update([curvature], learner, heading=f"h = {curvature:g} alone{what}")
-    whole = RatePanel(axes[len(h)], method, lr_max)
+        panel = RatePanel(ax, method, lr_max, whole=False, point_name=point_name)
+        panel.update([curvature], learner, heading=f"h = {curvature:g} alone{what}")
+    whole = RatePanel(axes[len(h)], method, lr_max, point_name=point_name)
     whole.update(h, learner, heading="The run: the larger of the two" if len(h) == 2 else "The run: the largest of all")
     add_rate_colorbar(axes[0].figure, whole.image, list(axes))
     return axes

@@ -217,7 +217,7 @@ class RateCheck:
                 f"(steps {self.fitted[0]} to {self.fitted[1] - 1}{ending})")
 
 
-def check_rate(method: str, lr: float, momentum: float, surface="ravine", *, steps: int = 300) -> RateCheck:
+def check_rate(method: str, lr: float, momentum: float, surface="ravine", *, steps: int = 500) -> RateCheck:
     """Run ``course_lib``'s SGD (torch's form; ``nesterov=True`` for ``"nesterov"``) on ``surface``
     from its start point, and measure the rate of its distance to the nearest minimum, beside the
     rate the map predicts from the curvatures there. With ``momentum = 0`` both methods are

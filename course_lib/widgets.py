@@ -407,7 +407,8 @@ def explore_rate_map(condition_number: float = 32.0, *, methods=None, curvature_
     ``κ = 32`` and the default ``curvature_max = 4``), so moving κ flattens the gentle direction and
     leaves the stiff one, and with it every stability limit, where it is. ``methods`` is
     ``("heavy_ball", "nesterov")`` by default, or one of them; ``learner = (lr, momentum)`` is your
-    point, which two more sliders move.
+    point, which two more sliders move (the learning-rate axis ends at ``4.2 / curvature_max``, past
+    every stable setting, or a little past your point if that is further).
     """
     return RateMapExplorer(condition_number, methods=methods, curvature_max=curvature_max, learner=learner)
 
@@ -435,7 +436,10 @@ class RateMapExplorer:
             raise ValueError(f"curvature_max must be a positive number, got {curvature_max!r}")
         self.curvature_max = float(curvature_max)
         self.condition_number = self._as_condition_number(condition_number)
+        # The learning-rate axis of plots.plot_rate_map: past every stable setting, and past your point.
         self.lr_max = 4.2 / self.curvature_max
+        if _is_pair(learner) and learner[0] > 0:
+            self.lr_max = max(self.lr_max, 1.1 * float(learner[0]))
         self.learner = self._as_learner(learner)
         self.figure = Figure(figsize=(5.4 * len(self.methods) + 1.5, 6.2), dpi=72, layout="constrained")
         FigureCanvasAgg(self.figure)
@@ -521,8 +525,7 @@ class RateMapExplorer:
     def _as_learner(self, learner) -> tuple[float, float]:
         if not (_is_pair(learner) and 0 < learner[0] <= self.lr_max and 0 <= learner[1] < 1):
             raise ValueError(f"learner must be a pair (lr, momentum) with 0 < lr <= {self.lr_max:.4g} "
-                             f"(past 4.2 / curvature_max every momentum diverges) and 0 <= momentum < 1, "
-                             f"got {learner!r}")
+                             f"(the end of the learning-rate axis) and 0 <= momentum < 1, got {learner!r}")
         return float(learner[0]), float(learner[1])
 
     # --- the widgets ---------------------------------------------------------------------

@@ -409,10 +409,13 @@ def test_the_two_maps_side_by_side_share_their_axes_and_one_colour_bar():
     mu = limit.get_ydata()
     np.testing.assert_allclose(limit.get_xdata(), 2 * (1 + mu) / (1 + 2 * mu) / 4)
     assert "yours 0.969" in axes[1].get_title(loc="left")
+    named = plots.plot_rate_maps(RAVINE_CURVATURES, learner=(0.4, 0.6), point_name="section 3's run")
+    assert named[0].get_title(loc="left").endswith("section 3's run 0.800")
+    assert "section 3's run" in [text.get_text() for text in named[0].get_legend().get_texts()]
 
 
 def test_the_run_is_at_every_point_the_slowest_of_its_directions():
-    axes = plots.plot_rate_by_direction("heavy_ball", RAVINE_CURVATURES, learner=(0.4, 0.6),
+    axes = plots.plot_rate_by_direction("heavy_ball", RAVINE_CURVATURES, learner=(0.4, 0.6), point_name="yours",
                                         names=("along the floor", "across the valley"))
     flat, stiff, whole = (np.ma.filled(ax.images[0].get_array().astype(float), np.inf) for ax in axes)
     np.testing.assert_allclose(whole, np.maximum(flat, stiff))
@@ -476,6 +479,8 @@ def test_the_state_of_one_coordinate():
     ax = plots.plot_state(run, "momentum_buffer", coordinate=1)
     np.testing.assert_array_equal(ax.lines[0].get_ydata(), [state["momentum_buffer"][1] for state in run.states])
     assert ax.get_ylabel() == "momentum_buffer[1]" and ax.lines[1].get_ydata()[0] == 0
+    shifted = plots.plot_state(run, "momentum_buffer", coordinate=0, first_style=2)
+    assert to_hex(shifted.lines[0].get_color()) == to_hex(plots.PALETTE[2])
 
 
 @pytest.mark.parametrize("call, error, message", [

@@ -143,7 +143,7 @@ def test_check_rate_sets_the_map_beside_a_real_run():
     check = rates.check_rate("heavy_ball", 0.4, 0.6, "ravine")
     assert check.predicted == pytest.approx(rates.rate("heavy_ball", 0.4, 0.6, CURVATURES))
     assert check.measured == pytest.approx(check.predicted, abs=1e-3)
-    run = training.minimize(RAVINE, SGD(lr=0.4, momentum=0.6), RAVINE.start, steps=300)
+    run = training.minimize(RAVINE, SGD(lr=0.4, momentum=0.6), RAVINE.start, steps=500)
     np.testing.assert_allclose(check.errors, np.linalg.norm(run.points, axis=1))
     first, end = check.fitted
     assert check.measured == pytest.approx(np.exp(np.polyfit(np.arange(first, end), np.log(check.errors[first:end]),

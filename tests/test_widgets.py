@@ -250,12 +250,18 @@ def test_one_method_alone_and_the_methods_without_the_widgets():
     assert "application/vnd.jupyter.widget-view+json" in explorer._repr_mimebundle_()
 
 
+def test_a_point_past_the_usual_axis_stretches_it():
+    explorer = explore_rate_map(32, learner=(2.0, 0.5))
+    assert explorer.lr_max == pytest.approx(2.2) and explorer.controls["lr"].max == pytest.approx(2.2)
+    assert explorer.panels[0].image.get_extent()[1] == pytest.approx(2.2)
+
+
 @pytest.mark.parametrize("call, message", [
     (lambda: explore_rate_map(0.5), "condition_number must be a number from 1 to 10000"),
     (lambda: explore_rate_map(32, methods=("adam",)), "methods must be one or both of"),
     (lambda: explore_rate_map(32, methods=()), "methods must be one or both of"),
     (lambda: explore_rate_map(32, curvature_max=-1), "curvature_max must be a positive number"),
-    (lambda: explore_rate_map(32, learner=(2.0, 0.5)), r"0 < lr <= 1.05"),
+    (lambda: explore_rate_map(32, learner=(-0.1, 0.5)), r"0 < lr <= 1.05"),
     (lambda: explore_rate_map(32, learner=(0.1, 1.0)), "0 <= momentum < 1"),
     (lambda: explore_rate_map(32).set_condition_number(1e5), "condition_number must be a number from 1"),
 ])
