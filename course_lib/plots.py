@@ -1,5 +1,6 @@
 """The lessons' pictures: optimizer paths on 2-D surfaces, loss curves, learning-rate sweeps,
-the optimizers' internal state, and an animation of the paths.
+the optimizers' internal state, an animation of the paths, and the convergence-rate maps of
+heavy ball and Nesterov (lessons 04 and 05).
 
 Every function draws into ``ax`` when given one, so that a notebook can put several panels in
 one figure, and otherwise on a new figure; it returns what it drew on and never calls

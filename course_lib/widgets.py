@@ -3,6 +3,9 @@ surface picker, a start point and the number of steps, redrawn at once on every 
 
     explore([SGD(lr=0.01), SGD(lr=0.01, momentum=0.9)], surface="ravine")
 
+(Lessons 04 and 05 also have :func:`explore_rate_map`, the rate maps of heavy ball and Nesterov
+with a slider for the condition number; it is described at the end of this module.)
+
 The controls are derived from each optimizer's dataclass fields, so a lesson gets an explorer
 for its own method in one line: a float gets a slider (logarithmic for ``lr`` and ``eps``),
 a bool a checkbox, ``betas`` two sliders; other fields keep the values given. ``fields=`` limits
