@@ -39,6 +39,7 @@ import numbers
 import warnings
 
 import numpy as np
+from ._arguments import check_whole
 
 INSTALL_HELP = """\
 This lesson needs PyTorch (the `torch` package), and it cannot be imported here.
@@ -79,7 +80,7 @@ def require_torch(*, threads: int | None = None):
     several, and much faster on a machine that is busy with other work.
     """
     if threads is not None:
-        _check_whole("threads", threads, 1)
+        check_whole("threads", threads, 1)
     try:
         torch = import_torch()
     except ImportError as error:
@@ -155,19 +156,14 @@ def network(hidden: int = 32, *, norm: bool = True, seed: int = 0, inputs: int =
     """
     torch = import_torch()
     for name, value in (("hidden", hidden), ("inputs", inputs), ("classes", classes)):
-        _check_whole(name, value, 1)
-    _check_whole("seed", seed, 0)
+        check_whole(name, value, 1)
+    check_whole("seed", seed, 0)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         layers = [torch.nn.Linear(inputs, hidden)]
         layers += [torch.nn.LayerNorm(hidden)] if norm else []
         layers += [torch.nn.ReLU(), torch.nn.Linear(hidden, classes)]
         return torch.nn.Sequential(*layers).double()
-
-
-def _check_whole(name: str, value, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be a whole number >= {minimum}, got {value!r}")
 
 
 # --- a course update function as a torch optimizer --------------------------------------------
@@ -299,10 +295,10 @@ def train(model, optimizer, data: TensorData, *, epochs: int, batch_size: int = 
     :class:`Run`, not printed.
     """
     torch = import_torch()
-    _check_whole("epochs", epochs, 0)
-    _check_whole("batch_size", batch_size, 1)
-    _check_whole("seed", seed, 0)
-    _check_whole("first_epoch", first_epoch, 0)
+    check_whole("epochs", epochs, 0)
+    check_whole("batch_size", batch_size, 1)
+    check_whole("seed", seed, 0)
+    check_whole("first_epoch", first_epoch, 0)
     cross_entropy = torch.nn.functional.cross_entropy
     rng = np.random.default_rng(seed)
     for _ in range(first_epoch):
@@ -357,7 +353,7 @@ def plot_losses(runs, *, ax=None, title=None, smooth: int = 20, log_y: bool = Tr
 
     from . import plots
 
-    _check_whole("smooth", smooth, 1)
+    check_whole("smooth", smooth, 1)
     if ax is None:
         _, ax = plt.subplots(figsize=(7.0, 4.2), layout="constrained")
     for index, run in enumerate(runs):
@@ -505,10 +501,10 @@ def _check_settings(settings: Settings) -> None:
             raise ValueError(f"{name} must be a number >= 0, got {value!r}")
     if settings.lr <= 0:
         raise ValueError(f"lr must be > 0, got {settings.lr!r}")
-    _check_whole("epochs", settings.epochs, 1)
+    check_whole("epochs", settings.epochs, 1)
     if settings.epochs > MAX_EPOCHS:
         raise ValueError(f"epochs must be at most {MAX_EPOCHS}, got {settings.epochs}")
-    _check_whole("seed", settings.seed, 0)
+    check_whole("seed", settings.seed, 0)
     for name in ("forget_zero_grad", "scheduler_first", "decay_everything"):
         if not isinstance(getattr(settings, name), bool):
             raise ValueError(f"{name} must be True or False, got {getattr(settings, name)!r}")

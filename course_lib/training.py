@@ -27,6 +27,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .optimizers._tree import flatten
+from ._arguments import check_positive, check_whole
 
 Schedule = Callable[[int], float]
 
@@ -50,11 +51,6 @@ def _check_lr(lr) -> None:
         raise ValueError(f"lr must be a finite number >= 0, got {lr!r}")
 
 
-def _check_positive(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < math.inf:
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-
-
 def constant(lr: float) -> Schedule:
     """``lr_t = lr`` at every step: the same as no schedule, for comparing against the others."""
     _check_lr(lr)
@@ -67,9 +63,8 @@ def step_decay(lr: float, factor: float = 0.5, every: int = 100) -> Schedule:
     With ``every`` set to the updates per epoch this is torch's ``StepLR`` counted in epochs.
     """
     _check_lr(lr)
-    _check_positive("factor", factor)
-    if isinstance(every, bool) or not isinstance(every, numbers.Integral) or every < 1:
-        raise ValueError(f"every must be a whole number >= 1, got {every!r}")
+    check_positive("factor", factor)
+    check_whole("every", every, 1)
     return lambda step: lr * factor ** ((step - 1) // every)
 
 
@@ -80,14 +75,14 @@ def inverse_time_decay(lr: float, decay: float = 0.01) -> Schedule:
     which SGD converges to a minimum of a convex loss instead of jittering around it.
     """
     _check_lr(lr)
-    _check_positive("decay", decay)
+    check_positive("decay", decay)
     return lambda step: lr / (1.0 + decay * (step - 1))
 
 
 def inverse_sqrt_decay(lr: float, decay: float = 0.01) -> Schedule:
     """``lr_t = lr / sqrt(1 + decay * (t - 1))``: a gentler decay, the rate of AdaGrad's own steps."""
     _check_lr(lr)
-    _check_positive("decay", decay)
+    check_positive("decay", decay)
     return lambda step: lr / math.sqrt(1.0 + decay * (step - 1))
 
 
@@ -111,11 +106,6 @@ def _scheduled(optimizer, schedule, step: int):
             f"the schedule returned lr={lr!r} at step {step}; a learning rate must be a finite number >= 0"
         )
     return dataclasses.replace(optimizer, lr=lr)
-
-
-def _check_whole(name: str, value, minimum: int = 0) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be a whole number >= {minimum}, got {value!r}")
 
 
 # --- 2-D surfaces ------------------------------------------------------------------------
@@ -167,7 +157,7 @@ def minimize(surface, optimizer, start, steps: int = 100, schedule: Schedule | N
     whose point is not finite or leaves the box ``|x|, |y| <= POINT_LIMIT``, or whose value is
     not finite.
     """
-    _check_whole("steps", steps)
+    check_whole("steps", steps, 0)
     _check_schedule(schedule, optimizer)
     params = np.array(start, dtype=float)
     if params.shape != (2,) or not _sane_point(params):
@@ -358,7 +348,7 @@ def fit(model, optimizer, data, *, batch_size, epochs: int, seed: int = 0, sched
     ``LOSS_GROWTH_LIMIT`` times the initial training loss, stops the run, as does an epoch that
     ends with non-finite parameters; :attr:`History.diverged` then says where and why.
     """
-    _check_whole("epochs", epochs)
+    check_whole("epochs", epochs, 0)
     _check_schedule(schedule, optimizer)
     if progress not in (None, True, False):
         raise ValueError(f"progress must be True, False or None (automatic), got {progress!r}")

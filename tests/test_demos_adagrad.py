@@ -1,9 +1,5 @@
 """course_lib.demos.adagrad: lesson 06's race on rare features."""
 
-import matplotlib
-
-matplotlib.use("Agg")
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest

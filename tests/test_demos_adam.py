@@ -2,27 +2,17 @@
 
 import math
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-from course_lib import checks  # noqa: E402
-from course_lib.demos import adam  # noqa: E402
-from course_lib.functions import get_surface  # noqa: E402
-from course_lib.optimizers import Adam, RMSprop  # noqa: E402
-from course_lib.training import minimize  # noqa: E402
+from course_lib import checks
+from course_lib.demos import adam
+from course_lib.functions import get_surface
+from course_lib.optimizers import Adam, RMSprop
+from course_lib.training import minimize
 
 BETA1, BETA2 = 0.9, 0.999
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
 
 
 @pytest.fixture(scope="module")

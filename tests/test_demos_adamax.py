@@ -2,27 +2,17 @@
 
 import math
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-from course_lib.demos import adam, adamax  # noqa: E402
-from course_lib.functions import get_surface  # noqa: E402
-from course_lib.optimizers import Adam, Adamax  # noqa: E402
-from course_lib.training import minimize  # noqa: E402
+from course_lib.demos import adam, adamax
+from course_lib.functions import get_surface
+from course_lib.optimizers import Adam, Adamax
+from course_lib.training import minimize
 
 BETA2 = 0.999
 SIZES = 10.0 ** np.arange(-12, 0.5, 0.5)
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
 
 
 @pytest.fixture(scope="module")

@@ -1,9 +1,5 @@
 """course_lib.demos.amsgrad: lesson 12's counterexample, the three AMSGrad forms and the race on Beale."""
 
-import matplotlib
-
-matplotlib.use("Agg")
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
@@ -14,12 +10,6 @@ from course_lib.optimizers import SGD, Adam, ReddiAMSGrad
 C = 3.0
 PAPER_BETAS = (0.0, 1 / (1 + C**2))
 PLAYERS = {"SGD": SGD(), "Adam": Adam(betas=PAPER_BETAS), "AMSGrad": Adam(betas=PAPER_BETAS, amsgrad=True)}
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
 
 
 @pytest.fixture(scope="module")

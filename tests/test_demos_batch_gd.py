@@ -1,22 +1,12 @@
 """course_lib.demos.batch_gd: lesson 01's batch gradient descent on the diabetes data."""
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-from course_lib import data  # noqa: E402
-from course_lib.demos import batch_gd  # noqa: E402
-from course_lib.models import LinearRegression  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
+from course_lib import data
+from course_lib.demos import batch_gd
+from course_lib.models import LinearRegression
 
 
 @pytest.fixture(scope="module")

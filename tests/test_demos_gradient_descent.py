@@ -1,23 +1,13 @@
 """course_lib.demos.gradient_descent: lesson 00's line fit as a loss surface, and the learner's descent
 against course_lib's."""
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-from course_lib import data  # noqa: E402
-from course_lib.demos import gradient_descent  # noqa: E402
-from course_lib.models import LinearRegression  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
+from course_lib import data
+from course_lib.demos import gradient_descent
+from course_lib.models import LinearRegression
 
 
 @pytest.fixture(scope="module")

@@ -1,9 +1,5 @@
 """course_lib.demos.gradient_streams: phased gradient streams and the step lengths they produce."""
 
-import matplotlib
-
-matplotlib.use("Agg")
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest

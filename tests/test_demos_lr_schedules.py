@@ -1,9 +1,5 @@
 """course_lib.demos.lr_schedules: lesson 13's experiments give the numbers the lesson states."""
 
-import matplotlib
-
-matplotlib.use("Agg")
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
@@ -14,12 +10,6 @@ from course_lib.demos import lr_schedules
 from course_lib.functions import get_surface
 from course_lib.models import MLP, LinearRegression
 from course_lib.optimizers import SGD
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
 
 
 def test_the_gallery_draws_each_schedule_on_shared_axes():

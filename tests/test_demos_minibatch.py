@@ -1,25 +1,15 @@
 """course_lib.demos.minibatch: lesson 03's batch sizes on the digits, the gradient variance against
 sigma^2/B (N - B)/(N - 1), the time per example, and the learner's loop against fit."""
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-from course_lib import data  # noqa: E402
-from course_lib.demos import minibatch  # noqa: E402
-from course_lib.models import MLP, SoftmaxRegression  # noqa: E402
-from course_lib.optimizers import SGD  # noqa: E402
-from course_lib.training import fit  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
+from course_lib import data
+from course_lib.demos import minibatch
+from course_lib.models import MLP, SoftmaxRegression
+from course_lib.optimizers import SGD
+from course_lib.training import fit
 
 
 @pytest.fixture(scope="module")

@@ -1,9 +1,5 @@
 """course_lib.demos.nadam: lesson 11's momentum schedules and NAdam's corrections on a constant gradient."""
 
-import matplotlib
-
-matplotlib.use("Agg")
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
@@ -12,12 +8,6 @@ from course_lib.demos import nadam
 from course_lib.functions import get_surface
 from course_lib.optimizers import Adam, NAdam
 from course_lib.training import minimize
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
 
 
 @pytest.fixture(scope="module")

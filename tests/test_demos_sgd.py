@@ -1,27 +1,17 @@
 """course_lib.demos.sgd: lesson 02's SGD against batch gradient descent, its noise ball and the decaying
 step that closes in."""
 
-import matplotlib
+import dataclasses
 
-matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
 
-import dataclasses  # noqa: E402
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-from course_lib import data  # noqa: E402
-from course_lib.demos import sgd  # noqa: E402
-from course_lib.models import LinearRegression  # noqa: E402
-from course_lib.optimizers import SGD  # noqa: E402
-from course_lib.training import fit, inverse_time_decay  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
+from course_lib import data
+from course_lib.demos import sgd
+from course_lib.models import LinearRegression
+from course_lib.optimizers import SGD
+from course_lib.training import fit, inverse_time_decay
 
 
 @pytest.fixture(scope="module")

@@ -46,6 +46,7 @@ from ._cases import case_seed
 from ._calls import _checked_array, _describe, _Malformed, fail, overlap, quietly, raised_message
 from ._compare import MUTANT_TOLERANCE, TOLERANCE, TOLERANCE_NOTE, relative_errors
 from .mistakes import EXERCISE_MISTAKES, ExerciseMistake, register_exercise_mistakes
+from .._arguments import check_whole
 
 #: How many times more grad_fn calls (or batches) than expected a function may make before it is
 #: stopped: a loop that never ends must still come back as a sentence.
@@ -784,16 +785,11 @@ def _count(things, noun: str) -> str:
     return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
-def _check_whole(name: str, value, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be a whole number >= {minimum}, got {value!r}")
-
-
 def _check_examples(examples) -> tuple[int, ...]:
     if not isinstance(examples, (tuple, list)) or not examples:
         raise ValueError(f"examples must be a non-empty tuple of example counts such as (4, 7), got {examples!r}")
     for n in examples:
-        _check_whole("each number of examples", n, 1)
+        check_whole("each number of examples", n, 1)
     return tuple(examples)
 
 
@@ -847,10 +843,10 @@ def check_sgd(fn, *, examples=(4, 6), epochs: int = 3, lr: float = 0.1, model: s
     """
     __tracebackhide__ = True
     examples = _check_examples(examples)
-    _check_whole("epochs", epochs, 1)
+    check_whole("epochs", epochs, 1)
     _check_lr(lr)
     _check_model(model)
-    _check_whole("seed", seed, 0)
+    check_whole("seed", seed, 0)
     seed = case_seed(seed)
     cases = [_case(k, n, model, seed, {"lr": lr, "epochs": epochs, "seed": _telling_seed(n, epochs, seed + k)})
              for k, n in enumerate(examples, 1)]
@@ -877,11 +873,11 @@ def check_minibatches(fn, *, cases=((10, 4), (12, 3), (5, 1), (6, 6)), epochs: i
     for pair in cases:
         if not (isinstance(pair, tuple) and len(pair) == 2):
             raise ValueError(f"each case must be a pair (n, batch_size), got {pair!r}")
-        _check_whole("n", pair[0], 1)
-        _check_whole("batch_size", pair[1], 1)
+        check_whole("n", pair[0], 1)
+        check_whole("batch_size", pair[1], 1)
         if pair[1] > pair[0]:
             raise ValueError(f"batch_size must be at most n, got the case {pair!r}")
-    _check_whole("epochs", epochs, 1)
+    check_whole("epochs", epochs, 1)
     name = getattr(fn, "__name__", "minibatches")
     seed = case_seed(seed)
     seeds = {pair: _telling_seed(pair[0], epochs, seed + number) for number, pair in enumerate(cases, 1)}
@@ -951,14 +947,14 @@ def check_minibatch_gd(fn, *, examples=(10, 7), batch_size: int = 4, epochs: int
     """
     __tracebackhide__ = True
     examples = _check_examples(examples)
-    _check_whole("batch_size", batch_size, 1)
+    check_whole("batch_size", batch_size, 1)
     if batch_size > min(examples):
         raise ValueError(f"batch_size must be at most the smallest number of examples {min(examples)}, "
                          f"got {batch_size}")
-    _check_whole("epochs", epochs, 1)
+    check_whole("epochs", epochs, 1)
     _check_lr(lr)
     _check_model(model)
-    _check_whole("seed", seed, 0)
+    check_whole("seed", seed, 0)
     seed = case_seed(seed)
     cases = [_case(k, n, model, seed, {"lr": lr, "batch_size": batch_size, "epochs": epochs,
                                        "seed": _telling_seed(n, epochs, seed + k)})

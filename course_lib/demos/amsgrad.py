@@ -19,7 +19,8 @@ from ..checks import rel_error
 from ..functions import get_surface
 from ..optimizers import SGD, Adam, ReddiAMSGrad
 from ..optimizers._base import check_betas, check_number
-from ..training import _check_whole, minimize
+from ..training import minimize
+from .._arguments import check_positive, check_whole
 
 BEST, WORST = -1.0, 1.0
 """The best and the worst fixed point of the counterexample on [-1, 1] (for any C > 2)."""
@@ -67,8 +68,8 @@ def play(optimizer, *, C: float = 3.0, rounds: int = 3000, lr: float = 0.5, star
     """
     if not _real(C) or not 2 < C < math.inf:
         raise ValueError(f"C must be a finite number larger than 2 (then x = -1 is the best point), got {C!r}")
-    _check_whole("rounds", rounds, minimum=3)
-    _check_positive("lr", lr)
+    check_whole("rounds", rounds, 3)
+    check_positive("lr", lr)
     check_number("start", start, -1.0, 1.0)
     x = np.array([float(start)])
     state = optimizer.init(x)
@@ -85,11 +86,6 @@ def play(optimizer, *, C: float = 3.0, rounds: int = 3000, lr: float = 0.5, star
 
 def _real(value) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def _check_positive(name: str, value) -> None:
-    if not _real(value) or not 0 < value < math.inf:
-        raise ValueError(f"{name} must be a finite number larger than 0, got {value!r}")
 
 
 def _styles(games: dict) -> dict:
@@ -179,7 +175,7 @@ def forgetting(games: dict, *, first_rounds: int = 30) -> Forgetting:
     if not adaptive:
         raise ValueError("games has no adaptive player (one with the state exp_avg_sq, such as Adam)")
     rounds = len(next(iter(adaptive.values())).points)
-    _check_whole("first_rounds", first_rounds, minimum=1)
+    check_whole("first_rounds", first_rounds, 1)
     if first_rounds > rounds:
         raise ValueError(f"first_rounds must be at most the {rounds} rounds played, got {first_rounds}")
     styles = _styles(games)
@@ -265,9 +261,9 @@ def three_forms(*, burst: float = 10.0, burst_steps: int = 10, steady: float = 1
     here. Returns the :class:`Forms`.
     """
     for name, value in (("burst", burst), ("steady", steady), ("lr", lr)):
-        _check_positive(name, value)
-    _check_whole("burst_steps", burst_steps, minimum=1)
-    _check_whole("steady_steps", steady_steps, minimum=1)
+        check_positive(name, value)
+    check_whole("burst_steps", burst_steps, 1)
+    check_whole("steady_steps", steady_steps, 1)
     check_betas(betas)
     check_number("eps", eps)
     beta1, beta2 = betas
@@ -338,7 +334,7 @@ def surface_race(surface, optimizers, *, steps: int = 300) -> list:
     that a path that follows another one stays visible. Returns the Trajectories.
     """
     surface = get_surface(surface) if isinstance(surface, str) else surface
-    _check_whole("steps", steps, minimum=1)
+    check_whole("steps", steps, 1)
     if not optimizers:
         raise ValueError("optimizers must name at least one optimizer")
     runs = [minimize(surface, optimizer, surface.start, steps=steps) for optimizer in optimizers]

@@ -9,7 +9,6 @@ gradient descent converges if and only if γ < 2/h_max, at a speed set by κ = h
 from __future__ import annotations
 
 import dataclasses
-import numbers
 import time
 
 import matplotlib.pyplot as plt
@@ -20,16 +19,7 @@ from ..functions import Surface
 from ..models import LinearRegression
 from ..optimizers import SGD
 from ..training import History, fit, minimize
-
-
-def _check_positive(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < np.inf:
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-
-
-def _check_whole(name: str, value, minimum: int = 1) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be a whole number >= {minimum}, got {value!r}")
+from .._arguments import check_positive, check_whole
 
 
 def _feature_indices(data, names) -> list[int]:
@@ -146,8 +136,8 @@ def learning_rate_cliff(data, fractions, *, epochs: int, shown=(), params=None) 
     if not fractions:
         raise ValueError("fractions must name at least one multiple of the limit 2/h_max")
     for fraction in fractions:
-        _check_positive("each of fractions", fraction)
-    _check_whole("epochs", epochs)
+        check_positive("each of fractions", fraction)
+    check_whole("epochs", epochs, 1)
     if not set(shown) <= set(fractions):
         raise ValueError(f"shown must be some of fractions {fractions}, got {tuple(shown)!r}")
     quadratic = mse_quadratic(data)
@@ -246,8 +236,8 @@ def feature_pair_ravine(data, features=("s1", "s2"), *, fractions, steps: int, s
     """
     fractions = tuple(fractions)
     for fraction in fractions:
-        _check_positive("each of fractions", fraction)
-    _check_whole("steps", steps)
+        check_positive("each of fractions", fraction)
+    check_whole("steps", steps, 1)
     surface, hessian = feature_pair_surface(data, features, start=start)
     curvatures = np.linalg.eigvalsh(hessian)
     limit = 2 / curvatures[-1]
@@ -285,8 +275,8 @@ def time_full_batch_gradient(model, params, data, copies=(1, 4, 16, 64, 128), *,
     if not copies:
         raise ValueError("copies must hold at least one whole number >= 1")
     for k in copies:
-        _check_whole("each of copies", k)
-    _check_whole("repeats", repeats)
+        check_whole("each of copies", k, 1)
+    check_whole("repeats", repeats, 1)
     X, y = data.X_train, data.y_train
     seconds = []
     for k in copies:
@@ -335,7 +325,7 @@ def compare_with_fit(losses, w, b, data, *, lr: float, params) -> LoopComparison
     losses = np.asarray(losses, dtype=float)
     if losses.ndim != 1 or len(losses) < 2:
         raise ValueError(f"losses must hold the loss before training and after each epoch, got shape {losses.shape}")
-    _check_positive("lr", lr)
+    check_positive("lr", lr)
     w = np.asarray(w, dtype=float)
     if w.shape != (data.n_features,):
         raise ValueError(f"w must hold the {data.n_features} final weights, got shape {w.shape}")

@@ -19,11 +19,7 @@ from .. import plots
 from ..optimizers import SGD
 from ..training import fit
 from .sgd import FitComparison, replay_with_fit
-
-
-def _check_whole(name: str, value, minimum: int = 1) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be a whole number >= {minimum}, got {value!r}")
+from .._arguments import check_whole
 
 
 def _check_batch_sizes(batch_sizes, n: int) -> list[int]:
@@ -53,7 +49,7 @@ def train_at_batch_sizes(model, data, epochs_by_batch_size: dict, *, lr: float, 
         raise ValueError("epochs_by_batch_size must be a non-empty dict {batch size B: epochs}")
     _check_batch_sizes(epochs_by_batch_size, data.n_train)
     for epochs in epochs_by_batch_size.values():
-        _check_whole("each number of epochs", epochs)
+        check_whole("each number of epochs", epochs, 1)
     runs = {}
     for batch_size, epochs in epochs_by_batch_size.items():
         history = fit(model, SGD(lr=lr), data, batch_size=batch_size, epochs=epochs, params=params, progress=False)
@@ -150,7 +146,7 @@ def gradient_variance(model, params, data, batch_sizes, *, batches: int = 100, s
     X, y = data.X_train, data.y_train
     n = len(X)
     batch_sizes = np.array(_check_batch_sizes(batch_sizes, n))
-    _check_whole("batches", batches, minimum=2)
+    check_whole("batches", batches, 2)
     example_gradients = np.array([np.concatenate([g.ravel() for g in model.loss_and_grad(params, X[i:i + 1],
                                                                                          y[i:i + 1])[1].values()])
                                   for i in range(n)])
@@ -196,8 +192,8 @@ def time_per_example(models: dict, data, batch_sizes, *, examples: int = 384, re
     X, y = data.X_train, data.y_train
     n = len(X)
     batch_sizes = _check_batch_sizes(batch_sizes, n)
-    _check_whole("examples", examples)
-    _check_whole("repeats", repeats)
+    check_whole("examples", examples, 1)
+    check_whole("repeats", repeats, 1)
     times = ExampleTimes(batch_sizes=batch_sizes, microseconds={})
     for name, model in models.items():
         params = model.init_params(seed=0)

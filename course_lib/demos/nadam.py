@@ -19,7 +19,8 @@ from .. import plots
 from ..checks import rel_error
 from ..optimizers import NAdam
 from ..optimizers._base import check_number
-from ..training import Trajectory, _check_whole, step_lengths
+from .._arguments import check_whole
+from ..training import Trajectory, step_lengths
 
 LIBRARIES = {
     "torch": ("torch NAdam (momentum_decay=4e-3)", 4e-3),
@@ -89,7 +90,7 @@ def momentum_schedules(*, steps: int = 100_000, beta1: float = 0.9, marks=(1_000
     Keras's schedule is ``NAdam(momentum_decay=1.0)`` and optax's weights those of
     ``NAdam(momentum_decay=1e4)``. Returns the :class:`Schedules`.
     """
-    _check_whole("steps", steps, minimum=2)
+    check_whole("steps", steps, 2)
     check_number("beta1", beta1, 0.0, 1.0, include_high=False)
     step_numbers = np.arange(1, steps + 1)
     mark_indices = [_step_index("marks", mark, step_numbers) for mark in marks]
@@ -174,7 +175,7 @@ def corrections(runs, optimizers, *, steps: int = 200) -> Corrections:
     Keras's schedules dip below it, and all settle at ``γ``. Runs without a ``mu_product`` (Adam's)
     keep their colour slot but are not drawn on the left. Returns the :class:`Corrections`.
     """
-    _check_whole("steps", steps, minimum=1)
+    check_whole("steps", steps, 1)
     if isinstance(runs, Trajectory) or not all(isinstance(run, Trajectory) for run in runs):
         raise ValueError("runs must be a list of Trajectories (from training.minimize)")
     with_product = [(index, run) for index, run in enumerate(runs) if "mu_product" in run.states[0]]

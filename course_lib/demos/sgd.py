@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import numbers
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -20,16 +19,7 @@ from ..functions import Surface
 from ..optimizers import SGD
 from ..training import History, Trajectory, fit, inverse_time_decay, minimize
 from .batch_gd import mse_quadratic
-
-
-def _check_positive(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < np.inf:
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-
-
-def _check_whole(name: str, value, minimum: int = 1) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be a whole number >= {minimum}, got {value!r}")
+from .._arguments import check_positive, check_whole
 
 
 def _updates_per_epoch_label(updates: int) -> str:
@@ -55,9 +45,9 @@ def same_work_per_epoch(model, data, *, params, batch_lr: float, sgd_lr: float, 
     ``model`` of ``data``, both from ``params`` for ``epochs`` epochs. Draws their training (solid) and
     validation (dashed) losses per epoch, and the least-squares loss as a dotted line.
     """
-    _check_positive("batch_lr", batch_lr)
-    _check_positive("sgd_lr", sgd_lr)
-    _check_whole("epochs", epochs)
+    check_positive("batch_lr", batch_lr)
+    check_positive("sgd_lr", sgd_lr)
+    check_whole("epochs", epochs, 1)
     quadratic = mse_quadratic(data)
     batch = fit(model, SGD(lr=batch_lr), data, batch_size="full", epochs=epochs, params=params)
     stochastic = fit(model, SGD(lr=sgd_lr), data, batch_size=1, epochs=epochs, params=params, progress=False)
@@ -158,8 +148,8 @@ def line_fit_paths(data, *, lr: float, updates: int, seed: int) -> LineFitPaths:
     ``data`` (:func:`line_fit_surface`), SGD's order of examples drawn from ``seed``. Left: both paths
     on the contour map of L(w, b); right: the full loss L after each update.
     """
-    _check_positive("lr", lr)
-    _check_whole("updates", updates)
+    check_positive("lr", lr)
+    check_whole("updates", updates, 1)
     exact = line_fit_surface(data)
     epochs = updates / data.n_train
     paths = LineFitPaths(
@@ -205,9 +195,9 @@ def noise_ball(data, *, lr: float, decay: float, epochs: int, seed: int) -> Nois
     (the two Robbins–Monro conditions), and the distance to the minimiser after every update (faint)
     with its root mean square over each epoch (dots).
     """
-    _check_positive("lr", lr)
-    _check_positive("decay", decay)
-    _check_whole("epochs", epochs)
+    check_positive("lr", lr)
+    check_positive("decay", decay)
+    check_whole("epochs", epochs, 1)
     n = data.n_train
     exact = line_fit_surface(data)
     # A decay of 1/60 reads best as "(t-1)/60".
@@ -259,11 +249,11 @@ def replay_with_fit(params, losses, model, data, *, lr: float, batch_size, seed:
     """Run ``training.fit`` as the learner's loop should have: ``model`` on ``data`` from ``start`` with
     ``SGD(lr=lr)``, ``batch_size`` and ``seed``, for as many epochs as ``losses`` (one per update) fill.
     ``params`` are the learner's final parameters."""
-    _check_positive("lr", lr)
+    check_positive("lr", lr)
     n = data.n_train
     if batch_size in (None, "full"):
         batch_size = n
-    _check_whole("batch_size", batch_size)
+    check_whole("batch_size", batch_size, 1)
     updates_per_epoch = math.ceil(n / batch_size)
     losses = np.asarray(losses, dtype=float)
     epochs, rest = divmod(losses.size, updates_per_epoch)
