@@ -213,19 +213,23 @@ def student_copies(target: Path) -> list[Path]:
     return sorted(target.glob("*.ipynb"))
 
 
-def lesson_rows() -> list[list[str]]:
-    """The lesson table of the README (number, lesson, what the learner writes), as cells of Markdown."""
+def lesson_table() -> tuple[list[str], dict[str, list[str]]]:
+    """The README's lesson table: its column names, and its rows (cells of Markdown) by lesson number."""
     lines = (REPOSITORY / "README.md").read_text(encoding="utf-8").splitlines()
-    header = "| # | lesson | you write |"
-    if header not in lines:
-        raise Refused(f"README.md has no lesson table (a line {header!r}) for the landing page")
-    start = lines.index(header)
-    rows = []
+    start = next((i for i, line in enumerate(lines) if re.match(r"\|\s*#\s*\|\s*lesson\s*\|", line)), None)
+    if start is None:
+        raise Refused("README.md has no lesson table (a header '| # | lesson | ...') for the landing page")
+
+    def cells(line: str) -> list[str]:
+        return [cell.strip() for cell in line.strip().strip("|").split("|")]
+
+    rows = {}
     for line in lines[start + 2:]:
         if not line.startswith("|"):
             break
-        rows.append([cell.strip() for cell in line.strip("|").split("|")])
-    return rows
+        row = cells(line)
+        rows[row[0]] = row
+    return cells(lines[start]), rows
 
 
 def inline_markdown(text: str) -> str:
@@ -244,18 +248,24 @@ def notebook_title(path: Path) -> str:
 
 
 def landing_page(lessons: list[Path], pyodide_mode: str) -> str:
-    described = {row[0]: row for row in lesson_rows()}
-    rows = []
+    """The landing page: the README's lesson table, each lesson linked to its copy in JupyterLite."""
+    columns, described = lesson_table()
+    title_column = columns.index("lesson")
+    body = []
     for lesson in lessons:
         number = lesson.name[:2]
-        _, title, exercise = described.get(number, (number, notebook_title(lesson), ""))
-        rows.append(f'<tr><td>{number}</td><td><a href="lab/index.html?path={lesson.name}">{inline_markdown(title)}'
-                    f"</a></td><td>{inline_markdown(exercise)}</td></tr>")
+        row = described.get(number) or [number] + [""] * (len(columns) - 1)
+        row = [inline_markdown(cell) for cell in row]
+        row[title_column] = (f'<a href="lab/index.html?path={lesson.name}">'
+                             f"{row[title_column] or html.escape(notebook_title(lesson))}</a>")
+        body.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>")
+    header = "<thead><tr>" + "".join(f"<th>{html.escape(column)}</th>" for column in columns) + "</tr></thead>"
+    table = "\n".join(["<table>", header, "<tbody>", *body, "</tbody>", "</table>"])
     python_source = ("Python and its packages come with this site: once it has loaded, it needs no network."
                      if pyodide_mode == "bundled" else
                      "Python and its packages are loaded from the jsDelivr CDN the first time.")
     template = (LITE / "index.html").read_text(encoding="utf-8")
-    return template.replace("{{lessons}}", "\n".join(rows)).replace("{{python_source}}", python_source)
+    return template.replace("{{lesson_table}}", table).replace("{{python_source}}", python_source)
 
 
 # --- JupyterLite ----------------------------------------------------------------------------------

@@ -81,12 +81,14 @@ def test_the_kernel_loads_pyodide_and_the_course_before_the_first_cell(build, mo
 
 
 def test_the_landing_page_lists_every_lesson_with_the_readmes_words(build, tmp_path):
-    rows = build.lesson_rows()
+    columns, rows = build.lesson_table()
+    assert columns[:3] == ["#", "lesson", "you write"]
     lessons = sorted(ROOT.joinpath("notebooks").glob("[0-9][0-9]_*.ipynb"))
     page = build.landing_page(lessons, "bundled")
     for lesson in lessons:
         assert f'href="lab/index.html?path={lesson.name}"' in page
-    for number, title, _ in rows:
-        assert build.inline_markdown(title) in page, number
+    for number, row in rows.items():
+        for cell in row:
+            assert build.inline_markdown(cell) in page, number
     assert "{{" not in page
     assert 'id="jupyter-config-data"' in page, "JupyterLite's pages read their settings from the root page"
