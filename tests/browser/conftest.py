@@ -4,7 +4,7 @@ screenshots of each test's steps (and of the page when it fails) in test-artifac
 from __future__ import annotations
 
 import shutil
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
@@ -62,19 +62,28 @@ def browser():
 @pytest.fixture
 def page(browser, artefact_folder, request):
     """A page in a browser context of its own (no cookies or storage shared between tests)."""
+    with recorded_page(browser.new_context(viewport=VIEWPORT), artefact_folder, request) as page:
+        yield page
+
+
+@contextmanager
+def recorded_page(context, artefact_folder: Path, request):
+    """A new page of ``context``, whose console and last screen are kept in ``artefact_folder`` if the test
+    fails; the context is closed afterwards."""
     from playwright.sync_api import Error as PlaywrightError
 
-    context = browser.new_context(viewport=VIEWPORT)
     context.set_default_timeout(ACTION_TIMEOUT_MS)
     page = context.new_page()
     console = []
     page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
-    yield page
-    if getattr(request.node, "browser_test_failed", False):
-        (artefact_folder / "browser-console.txt").write_text("\n".join(console) + "\n")
-        with suppress(PlaywrightError):
-            page.screenshot(path=artefact_folder / "failure.png")
-    context.close()
+    try:
+        yield page
+    finally:
+        if getattr(request.node, "browser_test_failed", False):
+            (artefact_folder / "browser-console.txt").write_text("\n".join(console) + "\n")
+            with suppress(PlaywrightError):
+                page.screenshot(path=artefact_folder / "failure.png")
+        context.close()
 
 
 class Steps:

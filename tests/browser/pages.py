@@ -14,8 +14,10 @@ from playwright.sync_api import Locator, Page, expect
 
 # Debian's package, never a browser downloaded by `playwright install`.
 CHROMIUM = shutil.which("chromium")
+# Chromium's own services stay quiet: typing into a page would otherwise ask Google's autofill server.
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--disable-features=AutofillServerCommunication"]
 NO_CHROMIUM = "Chromium is not installed (Debian: apt-get install chromium); .ci/run installs it"
 
 # A whole lesson, or nbgrader executing one, on a shared and loaded 2-core machine.
@@ -27,6 +29,17 @@ NUMBERED_PROMPT = re.compile(r"^\[\d+\]:$")
 _ALL_QUEUED_CELLS_DONE = """(selector) => {
     const prompts = [...document.querySelectorAll(selector)].map(prompt => prompt.textContent);
     return prompts.length > 0 && /\\d/.test(prompts[0]) && !prompts.some(text => text.includes("*"));
+}"""
+
+# An explorer's picture has a caption (its alt text) naming every hyperparameter, e.g. "SGD(lr=0.1, ...)";
+# a slider's readout shows 3 significant digits, and neighbouring slider positions differ by 12 %. Each
+# redraw replaces the <img>, so it is looked up afresh in the cell on every poll.
+_PICTURE_SHOWS_READOUT = """([cell, slider, name]) => {
+    const image = cell.querySelector(".jp-OutputArea-output img");
+    const caption = image && new RegExp(String.raw`\\b${name}=([-+0-9.e]+)`).exec(image.alt);
+    const shown = parseFloat(slider.querySelector(".widget-readout").textContent.replace("\\u2212", "-"));
+    return Boolean(caption) && image.complete && image.naturalWidth > 0
+        && Math.abs(parseFloat(caption[1]) - shown) <= 0.01 * Math.abs(shown);
 }"""
 
 # Polled once per animation frame: true when the cell has not moved since the previous frame.
@@ -107,6 +120,24 @@ class Notebook:
         expect(self.prompt(index)).not_to_have_text(previous, timeout=LONG_WAIT_MS)
         expect(self.prompt(index)).to_have_text(NUMBERED_PROMPT, timeout=LONG_WAIT_MS)
         self.wait_for_idle_kernel()
+
+    def drag_slider(self, index: int, name: str, to: float) -> None:
+        """Drag the slider ``name`` of the explorer in cell ``index`` to the fraction ``to`` of its track, in small
+        moves as a hand makes them (each one asks for a redraw), and wait for the picture of the value it shows."""
+        label = self.page.locator("label", has_text=re.compile(rf"^{re.escape(name)}$"))
+        slider = self.outputs(index).locator(".widget-hslider", has=label)
+        readout = slider.locator(".widget-readout")
+        readout_before = readout.text_content()
+        handle, track = slider.locator(".noUi-handle").bounding_box(), slider.locator(".noUi-base").bounding_box()
+        y = handle["y"] + handle["height"] / 2
+        self.page.mouse.move(handle["x"] + handle["width"] / 2, y)
+        self.page.mouse.down()
+        self.page.mouse.move(track["x"] + to * track["width"], y, steps=8)
+        self.page.mouse.up()
+        expect(readout).not_to_have_text(readout_before)
+        # Redraws arrive one after another: wait for the one whose caption names the value now shown.
+        self.page.wait_for_function(_PICTURE_SHOWS_READOUT,
+                                    arg=[self.cell(index).element_handle(), slider.element_handle(), name])
 
     def replace_source(self, index: int, source: str) -> None:
         """Select everything in the cell's editor and type ``source`` over it."""

@@ -22,6 +22,7 @@ from playwright.sync_api import expect  # noqa: E402
 from course_lib.checks.mistakes import EXERCISE_MISTAKES  # noqa: E402
 
 from .lab import REPOSITORY, run_autograder, start_lab  # noqa: E402
+from . import lessons  # noqa: E402
 from .pages import CHROMIUM, FORWARD_DIFFERENCE, NO_CHROMIUM, NUMBERED_PROMPT, Notebook, choose_menu  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM)]
@@ -32,68 +33,6 @@ EXERCISE = "numerical_gradient"
 MISTAKE_ID = "fd-forward-difference"
 # Cells that create a matplotlib figure, which the notebook backend shows as a PNG.
 MAKES_A_FIGURE = re.compile(r"\b(?:plt\.subplots|plots\.plot_\w+)\(")
-HIDDEN_TESTS_MARKER = "### BEGIN HIDDEN TESTS"
-SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
-WRITTEN_ANSWER = "The learning rate must stay below 2 over the largest curvature."
-
-# The caption of the explorer's picture names every hyperparameter, e.g. "SGD(lr=0.1, momentum=0.0, ...)";
-# its slider's readout shows 3 significant digits, and neighbouring slider positions differ by 12 %.
-# Each redraw replaces the <img>, so it is looked up afresh in the cell on every poll.
-_PICTURE_SHOWS_READOUT = """([cell, slider]) => {
-    const image = cell.querySelector(".jp-OutputArea-output img");
-    const caption = image && /\\blr=([-+0-9.e]+)/.exec(image.alt);
-    const shown = parseFloat(slider.querySelector(".widget-readout").textContent.replace("\\u2212", "-"));
-    return Boolean(caption) && image.complete && image.naturalWidth > 0
-        && Math.abs(parseFloat(caption[1]) - shown) <= 0.01 * Math.abs(shown);
-}"""
-
-
-# --- the lesson's structure, read from the files --------------------------------------------
-
-def _grading(cell) -> dict:
-    return cell.metadata.get("nbgrader", {})
-
-
-def _is_test(cell) -> bool:
-    return cell.cell_type == "code" and _grading(cell).get("grade") and not _grading(cell).get("solution")
-
-
-def _index(notebook, predicate) -> int:
-    return next(i for i, cell in enumerate(notebook.cells) if predicate(cell))
-
-
-def _first_code_cell(notebook) -> int:
-    return _index(notebook, lambda cell: cell.cell_type == "code")
-
-
-def _answer_cell(notebook, function_name: str) -> int:
-    return _index(notebook, lambda cell: _grading(cell).get("solution") and cell.cell_type == "code"
-                  and f"def {function_name}(" in cell.source)
-
-
-def _visible_test_sources(release, source) -> list[str]:
-    """The test cells whose checks the learner can see (and run) in the release."""
-    hidden = {_grading(cell)["grade_id"] for cell in source.cells
-              if _is_test(cell) and HIDDEN_TESTS_MARKER in cell.source}
-    return [cell.source.strip() for cell in release.cells
-            if _is_test(cell) and _grading(cell)["grade_id"] not in hidden]
-
-
-def _completed(release, source):
-    """The release as a learner hands it in: the source's solution in every autograded answer (markers
-    removed) and a sentence in every written answer (an untouched one counts as no response)."""
-    solutions = {_grading(cell)["grade_id"]: cell.source for cell in source.cells
-                 if cell.cell_type == "code" and _grading(cell).get("solution")}
-    completed = nbformat.from_dict(release)
-    for cell in completed.cells:
-        if not _grading(cell).get("solution"):
-            continue
-        if cell.cell_type == "code":
-            lines = solutions[_grading(cell)["grade_id"]].split("\n")
-            cell.source = "\n".join(line for line in lines if line.strip() not in SOLUTION_MARKERS)
-        else:
-            cell.source = WRITTEN_ANSWER
-    return completed
 
 
 # --- fixtures ---------------------------------------------------------------------------------
@@ -152,7 +91,7 @@ def test_run_all_renders_equations_plots_and_the_explorer(page, steps, learner_l
     steps.shot("ran-all")
 
     # The blank release runs up to its first test, which fails until the learner writes the answer.
-    first_test = _index(released, _is_test)
+    first_test = lessons.index(released, lessons.is_test)
     expect(notebook.error_output(first_test)).to_contain_text("NotImplementedError")
     for index, cell in enumerate(released.cells[:first_test]):
         if cell.cell_type == "code":
@@ -176,7 +115,7 @@ def test_run_all_renders_equations_plots_and_the_explorer(page, steps, learner_l
         # decode() settles once the PNG is decoded, and fails for a broken one.
         assert image.evaluate("image => image.decode().then(() => image.naturalWidth > 0)"), f"cell {index}"
 
-    explorer = _index(released, lambda cell: "widgets.explore(" in cell.source)
+    explorer = lessons.index(released, lambda cell: "widgets.explore(" in cell.source)
     expect(notebook.outputs(explorer).locator(".widget-hslider").first).to_be_visible()
     expect(notebook.outputs(explorer).locator("img")).to_have_attribute("alt", re.compile(r"^surface=\w+; "))
     notebook.scroll_to(explorer)
@@ -190,8 +129,8 @@ def test_run_all_renders_equations_plots_and_the_explorer(page, steps, learner_l
 
 def test_moving_a_slider_redraws_the_plot_for_the_new_value(page, steps, learner_lab, lesson_copy, released):
     notebook = _open(page, learner_lab, lesson_copy("explore"), released)
-    explorer = _index(released, lambda cell: "widgets.explore(" in cell.source)
-    notebook.run_cell(_first_code_cell(released))
+    explorer = lessons.index(released, lambda cell: "widgets.explore(" in cell.source)
+    notebook.run_cell(lessons.first_code_cell(released))
     notebook.run_cell(explorer)
     picture = notebook.outputs(explorer).locator("img")
     expect(picture).to_have_attribute("alt", re.compile(r"\blr="))
@@ -199,22 +138,7 @@ def test_moving_a_slider_redraws_the_plot_for_the_new_value(page, steps, learner
     notebook.scroll_to(explorer)
     steps.shot("explorer-before")
 
-    lr_label = page.locator("label", has_text=re.compile(r"^lr$"))
-    slider = notebook.outputs(explorer).locator(".widget-hslider", has=lr_label)
-    readout = slider.locator(".widget-readout")
-    readout_before = readout.text_content()
-    handle, track = slider.locator(".noUi-handle").bounding_box(), slider.locator(".noUi-base").bounding_box()
-    # A drag in small moves, as a hand makes it: every intermediate value triggers a redraw.
-    y = handle["y"] + handle["height"] / 2
-    page.mouse.move(handle["x"] + handle["width"] / 2, y)
-    page.mouse.down()
-    page.mouse.move(track["x"] + 0.73 * track["width"], y, steps=8)
-    page.mouse.up()
-    expect(readout).not_to_have_text(readout_before)
-
-    # Redraws arrive one after another: wait for the picture whose caption names the value now shown.
-    page.wait_for_function(_PICTURE_SHOWS_READOUT, arg=[notebook.cell(explorer).element_handle(),
-                                                        slider.element_handle()])
+    notebook.drag_slider(explorer, "lr", to=0.73)
     assert picture.get_attribute("alt") != before["alt"]
     assert picture.get_attribute("src") != before["src"], "the caption changed but the picture did not"
     steps.shot("explorer-after", readme_name="explorer")
@@ -223,10 +147,10 @@ def test_moving_a_slider_redraws_the_plot_for_the_new_value(page, steps, learner
 def test_a_wrong_answer_gets_the_visible_tests_diagnosis(page, steps, learner_lab, lesson_copy, released):
     mistake = next(m for m in EXERCISE_MISTAKES[EXERCISE] if m.id == MISTAKE_ID)
     notebook = _open(page, learner_lab, lesson_copy("wrong-answer"), released)
-    answer = _answer_cell(released, EXERCISE)
-    visible_test = _index(released, lambda cell: _is_test(cell) and EXERCISE in cell.source)
+    answer = lessons.answer_cell(released, EXERCISE)
+    visible_test = lessons.index(released, lambda cell: lessons.is_test(cell) and EXERCISE in cell.source)
     assert visible_test > answer
-    notebook.run_cell(_first_code_cell(released))
+    notebook.run_cell(lessons.first_code_cell(released))
     notebook.replace_source(answer, FORWARD_DIFFERENCE)
     steps.shot("answer-typed")
     notebook.run_cell(answer)
@@ -251,13 +175,13 @@ def test_validate_reports_failure_on_the_blank_release(page, steps, learner_lab,
     expect(message).to_have_class(re.compile(r"\bvalidation-failed\b"))
     # The dialog sets each source as innerText, which turns line breaks into <br>: read it back the same way.
     failed = {text.strip() for text in message.locator("pre").all_inner_texts()}
-    visible_tests = _visible_test_sources(released, source)
+    visible_tests = lessons.visible_test_sources(released, source)
     assert visible_tests and set(visible_tests) <= failed
     expect(message).to_contain_text("NotImplementedError")
 
 
 def test_validate_reports_success_on_a_completed_copy(page, steps, learner_lab, lesson_copy, released, source):
-    completed = _completed(released, source)
+    completed = lessons.completed(released, source)
     notebook = _open(page, learner_lab, lesson_copy("validate-completed", completed), completed)
     steps.shot("opened")
     message = notebook.validate()
