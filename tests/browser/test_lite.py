@@ -26,6 +26,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import nbformat
@@ -93,18 +94,25 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-@pytest.fixture(scope="module")
-def site_url(lite_site):
-    """The site over HTTP on 127.0.0.1, as any static host serves it; stopped with the module."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=lite_site))
+@contextmanager
+def serving(server: socketserver.BaseServer):
+    """``server`` answering in a thread of its own until the block ends, then closed."""
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield server
     finally:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+@pytest.fixture(scope="module")
+def site_url(lite_site):
+    """The site over HTTP on 127.0.0.1, as any static host serves it; stopped with the module."""
+    handler = functools.partial(_QuietHandler, directory=lite_site)
+    with serving(http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)) as server:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
 
 
 class _RecordingRefuser(socketserver.BaseRequestHandler):
@@ -116,16 +124,11 @@ class _RecordingRefuser(socketserver.BaseRequestHandler):
 
 @pytest.fixture(scope="module")
 def dead_end_proxy():
+    """The browser contexts' proxy: where any request for another host than 127.0.0.1 would go."""
     server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _RecordingRefuser)
     server.attempts = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(server):
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 class NetworkGuard:
