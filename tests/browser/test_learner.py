@@ -32,7 +32,7 @@ SOURCE = REPOSITORY / "notebooks" / f"{LESSON}.ipynb"
 EXERCISE = "numerical_gradient"
 MISTAKE_ID = "fd-forward-difference"
 # Cells that create a matplotlib figure, which the notebook backend shows as a PNG.
-MAKES_A_FIGURE = re.compile(r"\b(?:plt\.subplots|plots\.plot_\w+)\(")
+MAKES_A_FIGURE = re.compile(r"\b(?:plt\.subplots|plots\.plot_\w+|demos\.\w+\.\w+)\(")
 
 
 # --- fixtures ---------------------------------------------------------------------------------
