@@ -14,10 +14,8 @@ from playwright.sync_api import Locator, Page, expect
 
 # Debian's package, never a browser downloaded by `playwright install`.
 CHROMIUM = shutil.which("chromium")
-# Chromium's own services stay quiet: typing into a page would otherwise ask Google's autofill server.
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--disable-features=AutofillServerCommunication"]
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 NO_CHROMIUM = "Chromium is not installed (Debian: apt-get install chromium); .ci/run installs it"
 
 # A whole lesson, or nbgrader executing one, on a shared and loaded 2-core machine.
