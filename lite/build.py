@@ -55,6 +55,8 @@ COURSE_LIB_RUNTIME = ("numpy", "matplotlib", "ipywidgets", "scikit-learn", "tqdm
 # from extensions/@jupyterlite/pyodide-kernel-extension/static/: four folders below the site's root.
 FROM_KERNEL_WORKER_TO_SITE = "../../../../"
 WHEELS = "wheels"
+# Packages Pyodide has no build of: a lesson that declares one (course.requires) is left out of the site.
+NOT_IN_THE_BROWSER = frozenset({"torch"})
 UNAVAILABLE = 3
 JUPYTER_LITE = Path(sys.executable).parent / "jupyter-lite"
 
@@ -203,14 +205,24 @@ def course_lib_wheel(target: Path, scratch: Path) -> Path:
     return next(target.glob("course_lib-*.whl"))
 
 
-def student_copies(target: Path) -> list[Path]:
+def student_copies(target: Path) -> tuple[list[Path], list[Path]]:
+    """The student copies of the lessons the browser can run, and the source notebooks left out.
+
+    A lesson that declares a package Pyodide has no build of (``course.requires`` in its metadata:
+    lesson 15's torch) would only stop after its first cell, so it is left out of the site.
+    """
     from autograder.commands import my_copies
+    from autograder.course import requirements
 
     problems = [f"{name}: {action}" for name, action in my_copies(REPOSITORY / "notebooks", target)
                 if action != "written"]
     if problems:
         raise Refused("could not make the student copies:\n" + "\n".join(problems))
-    return sorted(target.glob("*.ipynb"))
+    left_out = [source for source in sorted((REPOSITORY / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+                if set(requirements(source)) & NOT_IN_THE_BROWSER]
+    for source in left_out:
+        (target / source.name).unlink()
+    return sorted(target.glob("*.ipynb")), left_out
 
 
 def lesson_table() -> tuple[list[str], dict[str, list[str]]]:
@@ -247,8 +259,11 @@ def notebook_title(path: Path) -> str:
     return path.stem
 
 
-def landing_page(lessons: list[Path], pyodide_mode: str) -> str:
-    """The landing page: the README's lesson table, each lesson linked to its copy in JupyterLite."""
+def landing_page(lessons: list[Path], pyodide_mode: str, left_out: list[Path] = ()) -> str:
+    """The landing page: the README's lesson table, each lesson linked to its copy in JupyterLite, and the
+    lessons ``left_out`` named with what they need."""
+    from autograder.course import requirements
+
     columns, described = lesson_table()
     title_column = columns.index("lesson")
     body = []
@@ -264,8 +279,15 @@ def landing_page(lessons: list[Path], pyodide_mode: str) -> str:
     python_source = ("Python and its packages come with this site: once it has loaded, it needs no network."
                      if pyodide_mode == "bundled" else
                      "Python and its packages are loaded from the jsDelivr CDN the first time.")
+    missing = "; ".join(f"{inline_markdown(notebook_title(source))}, which needs "
+                        f"{', '.join(sorted(set(requirements(source)) & NOT_IN_THE_BROWSER))}" for source in left_out)
+    several = len(left_out) > 1
+    left_out_note = (f"Not in this site, because the browser has no build of a package "
+                     f"{'they need' if several else 'it needs'}: {missing}. The full installation runs "
+                     f"{'them' if several else 'it'}." if left_out else "")
     template = (LITE / "index.html").read_text(encoding="utf-8")
-    return template.replace("{{lesson_table}}", table).replace("{{python_source}}", python_source)
+    return (template.replace("{{lesson_table}}", table).replace("{{python_source}}", python_source)
+            .replace("{{left_out}}", left_out_note))
 
 
 # --- JupyterLite ----------------------------------------------------------------------------------
@@ -317,7 +339,7 @@ def build(output: Path, pyodide_mode: str, cache: Path) -> Path:
     with tempfile.TemporaryDirectory(dir=cache, prefix="build-") as scratch_name:
         scratch = Path(scratch_name)
         lite_dir, site = scratch / "lite", scratch / "site"
-        lessons = student_copies(lite_dir / "files")
+        lessons, left_out = student_copies(lite_dir / "files")
         wheels = [*browser_wheels, course_lib_wheel(scratch / "course-wheel", scratch)]
         settings = kernel_settings(pyodide_mode, sources["pyodide"]["cdn"], sources["preload"], wheels)
         write_lite_dir(lite_dir, extensions, settings)
@@ -334,7 +356,7 @@ def build(output: Path, pyodide_mode: str, cache: Path) -> Path:
             carrier_files = verified_carrier_files(carrier, sources["carrier"]["folder"], lock)
             needed = lock_closure(lock, sources["kernel_needs"] + sources["preload"])
             bundle_pyodide(runtime, pyodide["runtime"], carrier_files, lock, needed, site / "static" / "pyodide")
-        (site / "index.html").write_text(landing_page(lessons, pyodide_mode), encoding="utf-8")
+        (site / "index.html").write_text(landing_page(lessons, pyodide_mode, left_out), encoding="utf-8")
 
         shutil.rmtree(output, ignore_errors=True)
         shutil.move(site, output)

@@ -9,6 +9,7 @@ import json
 import zipfile
 from pathlib import Path
 
+import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -92,3 +93,16 @@ def test_the_landing_page_lists_every_lesson_with_the_readmes_words(build, tmp_p
             assert build.inline_markdown(cell) in page, number
     assert "{{" not in page
     assert 'id="jupyter-config-data"' in page, "JupyterLite's pages read their settings from the root page"
+
+
+def test_lessons_that_need_torch_are_left_out_and_named(build, tmp_path):
+    kept, left_out = build.student_copies(tmp_path / "files")
+    needs_torch = [path for path in sorted(ROOT.joinpath("notebooks").glob("[0-9][0-9]_*.ipynb"))
+                   if "torch" in nbformat.read(path, as_version=4).metadata.get("course", {}).get("requires", [])]
+    assert needs_torch, "lesson 15 declares torch"
+    assert left_out == needs_torch
+    assert {path.name for path in kept}.isdisjoint(path.name for path in needs_torch) and kept
+    page = build.landing_page(kept, "bundled", left_out)
+    assert "Not in this site" in page and "which needs torch" in page
+    for path in needs_torch:
+        assert f"path={path.name}" not in page
