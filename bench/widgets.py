@@ -7,6 +7,8 @@ learning-rate slider of the first optimizer is moved through 30 values, as a lea
 would, and the median and 90th percentile are reported. For comparison, the same changes are
 timed the simple way: rerun the trajectories and render the whole figure as
 ``display(fig)`` in an ``ipywidgets.Output`` would (``savefig(..., bbox_inches="tight")``).
+The rate-map explorer of lessons 04 and 05 is timed on its condition-number slider, with one map
+and with two.
 
     python -m bench.widgets
 """
@@ -25,7 +27,7 @@ import numpy as np  # noqa: E402
 
 from course_lib.optimizers import SGD, Adam, RMSprop  # noqa: E402
 from course_lib.training import minimize  # noqa: E402
-from course_lib.widgets import MAX_STEPS, explore  # noqa: E402
+from course_lib.widgets import MAX_STEPS, explore, explore_rate_map  # noqa: E402
 
 GOAL_MS = 100.0
 CHANGES = 30
@@ -58,6 +60,18 @@ def time_slider_changes(surface: str, count: int, steps: int) -> tuple[np.ndarra
     return 1000 * np.array(fast), 1000 * np.array(full)
 
 
+def time_condition_number_changes(methods) -> np.ndarray:
+    """Milliseconds per move of the rate-map explorer's condition-number slider (lessons 04 and 05)."""
+    explorer = explore_rate_map(methods=methods)
+    times = []
+    # What the slider's observer calls: new maps, the marks and the PNG.
+    for condition_number in np.geomspace(2.0, 5000.0, CHANGES):
+        started = time.perf_counter()
+        explorer.set_condition_number(float(condition_number))
+        times.append(time.perf_counter() - started)
+    return 1000 * np.array(times)
+
+
 def main() -> bool:
     print(f"explorer redraw after a slider change ({CHANGES} changes per row, {os.cpu_count()} CPU cores)")
     print(f"{'surface':<11} {'optimizers':>10} {'steps':>6} {'median ms':>10} {'p90 ms':>8} "
@@ -70,6 +84,13 @@ def main() -> bool:
         all_met &= met
         print(f"{surface:<11} {count:>10} {steps:>6} {median:>10.1f} {p90:>8.1f} {full_median:>18.1f} "
               f"{full_median / median:>8.1f}x  {'met' if met else 'NOT met'}")
+    for methods in (("heavy_ball",), ("heavy_ball", "nesterov")):
+        times = time_condition_number_changes(methods)
+        median, p90 = np.median(times), np.percentile(times, 90)
+        met = median <= GOAL_MS
+        all_met &= met
+        print(f"rate map, condition-number slider, {' and '.join(methods)}: median {median:.1f} ms, "
+              f"p90 {p90:.1f} ms  {'met' if met else 'NOT met'}")
     print(f"goal met in every case: {'yes' if all_met else 'no'}")
     return all_met
 
