@@ -95,6 +95,13 @@ def test_without_torch_the_notebook_tests_and_the_release_skip_the_lesson_with_t
     assert "SKIPPED, not released: needs torch" in capsys.readouterr().out
 
 
+def _text_of_source(source, cell) -> str:
+    """The source notebook's text of ``cell``, found by its grade_id (a release does not hold hidden tests)."""
+    grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+    return next((c.source for c in source.cells if grade_id and c.metadata.get("nbgrader", {}).get("grade_id")
+                 == grade_id), "")
+
+
 def _student(release, source, wrong: dict[str, str] | None = None):
     """The release with the source's answers filled in, some of them replaced by ``wrong`` code."""
     answers = {c.metadata.nbgrader["grade_id"]: c.source for c in source.cells
@@ -126,6 +133,28 @@ def decay_groups(named_shapes, weight_decay):
             {"params": [n for n, s in named_shapes if len(s) < 2]}]
 '''
 
+# Right answers that print every input they are given: the hidden tests' inputs must not come back.
+LEAKS_ITS_INPUTS = {
+    "decay_groups_answer": '''
+def decay_groups(named_shapes, weight_decay):
+    print("LEAKED", list(named_shapes), weight_decay)
+    return [{"params": [n for n, s in named_shapes if len(s) >= 2], "weight_decay": weight_decay},
+            {"params": [n for n, s in named_shapes if len(s) < 2], "weight_decay": 0.0}]
+'''.strip(),
+    "train_epochs_answer": '''
+def train_epochs(batches, epochs, zero_grad, backward, step, scheduler_step):
+    print("LEAKED", list(batches), epochs)
+    losses = []
+    for _ in range(epochs):
+        for batch in batches:
+            zero_grad()
+            losses.append(backward(batch))
+            step()
+        scheduler_step()
+    return losses
+'''.strip(),
+}
+
 
 @pytest.mark.torch
 @pytest.mark.grading
@@ -141,7 +170,8 @@ def test_with_torch_the_release_is_proven_and_a_wrong_answer_loses_its_exercises
     inbox = tmp_path / "inbox"
     students = {"correct": _student(release, source),
                 "scheduler_first": _student(release, source, {"train_epochs_answer": SCHEDULER_FIRST.strip()}),
-                "default_decay": _student(release, source, {"decay_groups_answer": DEFAULT_DECAY.strip()})}
+                "default_decay": _student(release, source, {"decay_groups_answer": DEFAULT_DECAY.strip()}),
+                "leaks": _student(release, source, LEAKS_ITS_INPUTS)}
     for student, nb in students.items():
         (inbox / student).mkdir(parents=True)
         nbformat.write(nb, inbox / student / LESSON.name)
@@ -149,13 +179,19 @@ def test_with_torch_the_release_is_proven_and_a_wrong_answer_loses_its_exercises
     grade(course, limits=LIMITS, progress=False, workers=2)
     rows = {row["student"]: row for row in commands.grade_table(course)[1]}
     assert {s: (rows[s][ASSIGNMENT], rows[s][f"{ASSIGNMENT} status"]) for s in students} == {
-        "correct": ("10", "ok"), "scheduler_first": ("5", "ok"), "default_decay": ("5", "ok")}
+        "correct": ("10", "ok"), "scheduler_first": ("5", "ok"), "default_decay": ("5", "ok"), "leaks": ("10", "ok")}
     graded = nbformat.read(course.autograded("scheduler_first", ASSIGNMENT), as_version=4)
     shown = {c.metadata.nbgrader["grade_id"]: "".join(o.get("text", "") + o.get("evalue", "") for o in c.outputs)
              for c in graded.cells if c.metadata.get("nbgrader", {}).get("grade") and c.cell_type == "code"}
     assert "the scheduler stepped before the optimizer" in shown["train_epochs_visible"]
     assert shown["train_epochs_hidden"].startswith("A hidden test failed (train_epochs_hidden).")
     assert "the scheduler stepped before the optimizer" in shown["train_epochs_hidden"]
+    leaks = nbformat.read(course.autograded("leaks", ASSIGNMENT), as_version=4)
+    hidden = [cell for cell in leaks.cells if "BEGIN HIDDEN TESTS" in _text_of_source(source, cell)]
+    assert len(hidden) == 2
+    for cell in hidden:
+        said = "".join(o.get("text", "") + o.get("evalue", "") for o in cell.outputs)
+        assert said.startswith("Hidden tests passed.") and "LEAKED" not in said, said
 
     # torch gone from the grader afterwards: a new submission is not graded 0, it fails with the reason.
     nbformat.write(students["correct"], inbox / "correct" / LESSON.name)
