@@ -53,3 +53,11 @@ def test_constant_gradients_shrink_adagrad_and_grow_adadelta():
 def test_plot_step_lengths_needs_streams():
     with pytest.raises(ValueError, match="streams"):
         gradient_streams.plot_step_lengths({})
+
+
+def test_demos_loads_its_modules_on_first_use_and_names_a_missing_one():
+    from course_lib import demos
+
+    assert demos.gradient_streams is gradient_streams
+    with pytest.raises(AttributeError, match="no module 'no_such_lesson'"):
+        demos.no_such_lesson

@@ -15,4 +15,6 @@ def __getattr__(name: str):
     try:
         return importlib.import_module(f".{name}", __name__)
     except ModuleNotFoundError as missing:
+        if missing.name != f"{__name__}.{name}":
+            raise  # the module exists but needs something that is not installed: say that, not "no module"
         raise AttributeError(f"course_lib.demos has no module {name!r}") from missing
