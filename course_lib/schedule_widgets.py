@@ -23,10 +23,8 @@ schedule), which a lesson can call too, and :func:`mean_losses` averages them;
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import html
-import io
 import math
 import numbers
 
@@ -34,12 +32,12 @@ import ipywidgets as widgets
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from PIL import Image
 
 from . import plots, schedules
 from .functions import SURFACES, Surface
 from .optimizers import SGD, Optimizer
 from .training import POINT_LIMIT, Trajectory
+from .widgets import canvas_png, picture_html
 
 SCHEDULES = {
     "constant": ("lr at every update", ()),
@@ -286,13 +284,8 @@ class ScheduleExplorer:
                          loc="left", fontsize="small")
         canvas = self.figure.canvas
         canvas.draw()
-        width, height = canvas.get_width_height()
-        picture = Image.frombuffer("RGBA", (width, height), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
-        encoded = io.BytesIO()
-        picture.save(encoded, format="png", compress_level=1)  # fast, and about as small on flat colours
-        self.png = encoded.getvalue()
-        text = base64.b64encode(self.png).decode("ascii")
-        self.picture.value = f'<img src="data:image/png;base64,{text}" alt="{html.escape(self.caption)}">'
+        self.png = canvas_png(canvas)
+        self.picture.value = picture_html(self.png, self.caption)
         self.problem.value = ""
         self._grey_out()
 

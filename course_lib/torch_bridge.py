@@ -29,7 +29,6 @@ The rest, for the lesson's experiments and its explorer:
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import functools
 import html
@@ -601,9 +600,8 @@ class LoopExplorer:
         self.axes = self.figure.subplots(1, 3)
 
     def _draw(self) -> None:
-        from PIL import Image
-
         from . import plots
+        from .widgets import canvas_png, picture_html
 
         losses, rates, sizes = self.axes
         for ax in self.axes:
@@ -623,13 +621,8 @@ class LoopExplorer:
         self.figure.suptitle(" | ".join(f"{run.label}: {self._ending(run)}" for run in self.runs), fontsize="small")
         canvas = self.figure.canvas
         canvas.draw()
-        width, height = canvas.get_width_height()
-        picture = Image.frombuffer("RGBA", (width, height), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
-        encoded = io.BytesIO()
-        picture.save(encoded, format="png", compress_level=1)
-        self.png = encoded.getvalue()
-        text = base64.b64encode(self.png).decode("ascii")
-        self.picture.value = f'<img src="data:image/png;base64,{text}" alt="{html.escape(self.caption)}">'
+        self.png = canvas_png(canvas)
+        self.picture.value = picture_html(self.png, self.caption)
         self.problem.value = ""
 
     def _build_widgets(self) -> None:

@@ -428,3 +428,12 @@ def _checked_array(value, like: np.ndarray, where: str, like_name: str, name: st
         raise _Malformed(f"{name}'s {where} has shape {value.shape} but {like_name} has shape {like.shape}: "
                          f"check the shapes of the arrays you combine.")
     return value
+
+
+def other_cases(failing: list[int], total: int, noun: str = "case") -> str:
+    """The sentence that says which of ``total`` numbered cases (or runs) went wrong besides the one shown."""
+    if len(failing) == total:
+        return f"Every {noun} goes wrong." if total > 1 else ""
+    if len(failing) == 1:
+        return f"Every other {noun} is right."
+    return f"These {noun}s go wrong: {', '.join(map(str, failing))} (of {total})."

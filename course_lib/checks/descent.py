@@ -31,7 +31,7 @@ import numpy as np
 from ..functions import get_surface
 from ..models import LinearRegression
 from ._cases import case_rng
-from ._calls import _describe, _Malformed, fail, learner_line, overlap, quietly, raised_message
+from ._calls import _describe, _Malformed, fail, learner_line, other_cases, overlap, quietly, raised_message
 from ._check import _Quadratic
 from ._compare import MUTANT_TOLERANCE, TOLERANCE, TOLERANCE_NOTE, relative_errors
 from .mistakes import EXERCISE_MISTAKES, ExerciseMistake, register_exercise_mistakes
@@ -263,14 +263,6 @@ def _matching_mistakes(exercise: _Exercise, cases: list[_Case], outcomes: list[_
     return found
 
 
-def _others(failing: list[int], total: int) -> str:
-    if len(failing) == total:
-        return "Every case goes wrong." if total > 1 else ""
-    if len(failing) == 1:
-        return "Every other case is right."
-    return f"These cases go wrong: {', '.join(map(str, failing))} (of {total})."
-
-
 def _run_check(exercise: _Exercise, fn, cases: list[_Case], check_name: str) -> None:
     """Run every case; on the first wrong one raise :class:`CheckFailed` with the diagnosis."""
     __tracebackhide__ = True
@@ -289,7 +281,7 @@ def _run_check(exercise: _Exercise, fn, cases: list[_Case], check_name: str) -> 
         lines = [f"{name} does not do what the exercise asks yet.", f"First difference: {where}, {verdict.text}"]
     else:
         lines = [f"{name} does not do what the exercise asks yet.", f"First problem: {where}: {verdict.text}"]
-    others = _others(failing, len(cases))
+    others = other_cases(failing, len(cases))
     if others:
         lines.append(others)
     mistakes = _matching_mistakes(exercise, cases, outcomes)

@@ -39,7 +39,7 @@ from typing import Callable
 import numpy as np
 
 from .. import schedules
-from ._calls import _describe, fail, quietly, raised_message
+from ._calls import _describe, fail, other_cases, quietly, raised_message
 from ._cases import case_rng
 from ._compare import MUTANT_TOLERANCE, TOLERANCE, TOLERANCE_NOTE, relative_errors
 from .mistakes import EXERCISE_MISTAKES, ExerciseMistake, register_exercise_mistakes
@@ -170,14 +170,6 @@ def _matching_mistakes(exercise: str, runs: list[_Run], outcomes: list[_Outcome]
     return found
 
 
-def _others(failing: list[int], total: int) -> str:
-    if len(failing) == total:
-        return "Every run goes wrong." if total > 1 else ""
-    if len(failing) == 1:
-        return "Every other run is right."
-    return f"These runs go wrong: {', '.join(map(str, failing))} (of {total})."
-
-
 def _run_check(exercise: str, fn, runs: list[_Run], check_name: str) -> None:
     """Run every case; on the first wrong one raise :class:`CheckFailed` with the diagnosis."""
     __tracebackhide__ = True
@@ -194,7 +186,7 @@ def _run_check(exercise: str, fn, runs: list[_Run], check_name: str) -> None:
     kind = "difference" if outcome.problem is None else "problem"
     lines = [f"{name} does not do what the exercise asks yet.",
              f"First {kind}: run {first} ({run.title}), {verdicts[first - 1]}"]
-    others = _others(failing, len(runs))
+    others = other_cases(failing, len(runs), "run")
     if others:
         lines.append(others)
     mistakes = _matching_mistakes(exercise, runs, outcomes)

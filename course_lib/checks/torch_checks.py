@@ -47,7 +47,7 @@ from typing import Callable
 
 import numpy as np
 
-from ._calls import _describe, fail, quietly, raised_message
+from ._calls import _describe, fail, other_cases, quietly, raised_message
 from ._cases import case_rng, case_seed
 from ._compare import rel_error
 from .mistakes import EXERCISE_MISTAKES, ExerciseMistake, register_exercise_mistakes
@@ -75,14 +75,6 @@ def _check_options(thorough, seed) -> None:
         raise ValueError(f"seed must be a whole number >= 0, got {seed!r}")
 
 
-def _others(failing: list[int], total: int) -> str:
-    if len(failing) == total:
-        return "Every case goes wrong." if total > 1 else ""
-    if len(failing) == 1:
-        return "Every other case is right."
-    return f"These cases go wrong: {', '.join(map(str, failing))} (of {total})."
-
-
 def _report(name: str, titles: list[str], verdicts: list[str | None], mistakes: list[ExerciseMistake]) -> None:
     """Raise :class:`CheckFailed` about the first failing case, if any."""
     __tracebackhide__ = True
@@ -92,7 +84,7 @@ def _report(name: str, titles: list[str], verdicts: list[str | None], mistakes: 
     first = failing[0]
     lines = [f"{name} does not do what the exercise asks yet.",
              f"First problem: case {first} ({titles[first - 1]}): {verdicts[first - 1]}"]
-    others = _others(failing, len(verdicts))
+    others = other_cases(failing, len(verdicts))
     if others:
         lines.append(others)
     lines += [f'This matches a classic mistake, "{m.name}": {m.hint}' for m in mistakes]
